@@ -1,0 +1,3 @@
+"""calpipe: calibration pipelines made of versioned step plugins, with provenance in every product."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,170 @@
+"""strun: run a pipeline on one or more input products.
+
+    strun PIPELINE INPUT... [-o DIR] [--steps.ID.PARAM=VALUE] [--set ID.PARAM=VALUE]
+          [--config FILE] [--ref TYPE=PATH] [--skip ID] [--save-intermediates]
+          [-j N] [--dry-run] [--quiet|--verbose] [--debug]
+
+PIPELINE is a YAML path or a registered name with an optional @version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .common import build_overrides, extract_step_options, guarded, setup_logging, split_assignment
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="strun", add_help=False,
+        description="Run a calpipe pipeline on input products.",
+        epilog="`strun PIPELINE --help` lists that pipeline's parameters. Exit codes: 0 ok, "
+               "1 internal error, 2 usage/config error, 3 bad input data, 4 reference-data error.",
+    )
+    p.add_argument("pipeline", nargs="?", help="pipeline YAML path, or registered NAME[@VERSION]")
+    p.add_argument("inputs", nargs="*", type=Path, help="input product files (FITS)")
+    p.add_argument("-h", "--help", action="store_true", help="show help (of PIPELINE if given)")
+    p.add_argument("-o", "--output-dir", type=Path, default=Path("."), help="where products go")
+    p.add_argument("--steps.ID.PARAM", dest="_doc", metavar="VALUE",
+                   help="set a step parameter (same as --set ID.PARAM=VALUE)")
+    p.add_argument("--set", action="append", default=[], metavar="ID.PARAM=VALUE",
+                   help="set a step parameter, or NAME=VALUE for a pipeline parameter")
+    p.add_argument("--config", metavar="FILE", help="YAML file of parameter values")
+    p.add_argument("--ref", action="append", default=[], metavar="TYPE=PATH",
+                   help="use this reference file for TYPE (recorded as an override)")
+    p.add_argument("--skip", action="append", default=[], metavar="ID", help="skip a step")
+    p.add_argument("--save-intermediates", action="store_true", help="write the product after each step")
+    p.add_argument("-j", "--jobs", type=int, default=1, metavar="N", help="parallel processes")
+    p.add_argument("--dry-run", action="store_true", help="check everything, write nothing")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    g.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    return guarded("strun", _main, argv)
+
+
+def _main(argv: list[str]) -> int:
+    argv, step_sets = extract_step_options(argv)
+    parser = _parser()
+    args, unknown = parser.parse_known_args(argv)
+    if args.help and not args.pipeline:
+        parser.print_help()
+        return 0
+    if unknown:
+        from ..errors import UsageError
+        from ..params import did_you_mean
+
+        options = [o for a in parser._actions for o in a.option_strings]
+        flag = unknown[0].split("=")[0]
+        raise UsageError(f"unknown option '{flag}' ({did_you_mean(flag, options) or 'see strun --help'})")
+    if not args.pipeline:
+        parser.print_usage(sys.stderr)
+        print("strun: error: a PIPELINE is required", file=sys.stderr)
+        return 2
+
+    from ..pipeline import resolve
+    from ..registry import get_registry
+
+    overrides = build_overrides(args.config, step_sets + args.set, args.skip)
+    pipeline = resolve(args.pipeline, get_registry(), overrides)
+    if args.help:
+        print(pipeline_help(pipeline))
+        return 0
+    if not args.inputs:
+        from ..errors import UsageError
+
+        raise UsageError(f"no input files given (usage: strun {args.pipeline} INPUT... -o DIR)")
+    if args.jobs < 1:
+        from ..errors import UsageError
+
+        raise UsageError(f"-j must be at least 1, got {args.jobs}")
+    setup_logging(args.quiet, args.verbose)
+    return _run(pipeline, args)
+
+
+def _run(pipeline, args) -> int:
+    from ..runner import OverrideResolver, Runner
+
+    refs = dict(split_assignment(r, "--ref") for r in args.ref)
+    missing_refs = [f"{t}={p}" for t, p in refs.items() if not Path(p).is_file()]
+    if missing_refs:
+        from ..errors import RefDataError
+
+        raise RefDataError(f"--ref {missing_refs[0]}: file not found (check the path)")
+    runner = Runner(pipeline, OverrideResolver({t: Path(p) for t, p in refs.items()}))
+    if args.dry_run:
+        return _dry_run(runner, args.inputs)
+
+    inputs = list(args.inputs)
+    if len(inputs) == 1:
+        out = runner.run_file(inputs[0], args.output_dir, args.save_intermediates)
+        if not args.quiet:
+            print(out)
+        return 0
+    outcomes = _run_with_progress(runner, inputs, args)
+    failed = [o for o in outcomes if o.error]
+    if not args.quiet:
+        for o in outcomes:
+            if o.output:
+                print(o.output)
+    print(f"strun: {len(outcomes) - len(failed)} of {len(outcomes)} inputs calibrated, "
+          f"{len(failed)} failed", file=sys.stderr)
+    for o in failed:
+        print(f"  FAILED {o.input}: {o.error}", file=sys.stderr)
+    return failed[0].exit_code if failed else 0
+
+
+def _run_with_progress(runner, inputs, args):
+    from ..runner import run_many
+
+    if args.quiet:
+        return run_many(runner, inputs, args.output_dir, args.jobs, args.save_intermediates)
+    from rich.progress import Progress
+
+    with Progress(transient=True, redirect_stderr=False) as bar:
+        task = bar.add_task(f"{runner.pipeline.name}", total=len(inputs))
+        return run_many(runner, inputs, args.output_dir, args.jobs, args.save_intermediates,
+                        progress=lambda _: bar.advance(task))
+
+
+def _dry_run(runner, inputs) -> int:
+    from ..io import open_product
+
+    p = runner.pipeline
+    print(f"{p.name} {p.version}: {len(p.steps)} steps, definition sha256 {p.sha256()[:16]}")
+    for path in inputs:
+        product = open_product(path, runner.models)
+        runner.check_input(product, path.name)
+        refs = runner.load_refs(product)
+        print(f"{path}: ok; references: " + (", ".join(
+            f"{t}={r.use.name}" for t, r in refs.items()) or "none"))
+    print("dry run: nothing written")
+    return 0
+
+
+def pipeline_help(pipeline) -> str:
+    from ..params import describe
+
+    lines = [f"{pipeline.name} {pipeline.version} - {pipeline.description}".rstrip(" -"),
+             f"  instrument: {pipeline.instrument or 'any'}; level {pipeline.input_level} -> "
+             f"{pipeline.output_level}; reference types: {', '.join(pipeline.reftypes()) or 'none'}",
+             "", "parameters (set with --steps.ID.PARAM=VALUE):"]
+    for s in pipeline.steps:
+        lines.append(f"  {s.id}  ({s.step.name} {s.step.version}{', skipped' if s.skip else ''})"
+                     f"  {s.step.summary()}")
+        effective = s.params.model_dump()
+        for info in describe(s.step.Params):
+            bounds = f" [{info.bounds}]" if info.bounds else ""
+            lines.append(f"    --steps.{s.id}.{info.name}={effective[info.name]!r}  "
+                         f"({info.type}{bounds}, default {info.default!r}) {info.help}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""Reading products safely and writing them atomically.
+
+Inputs are opened read-only and fully loaded (no memmap), so nothing calpipe
+does can change an input file. Outputs are written to a temporary file in the
+target directory and renamed into place: a crash leaves no half-written product.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+from .errors import InputDataError
+from .params import did_you_mean
+
+_FIX = "re-download or regenerate the file"
+
+
+def open_product(path: Path, models: dict[str, type] | None = None, error=InputDataError) -> Any:
+    """Open a calpipe FITS product as the model class named by its DATAMODL keyword."""
+    from astropy.io import fits
+    from astropy.utils.exceptions import AstropyUserWarning
+
+    if models is None:
+        from .registry import get_registry
+
+        models = get_registry().models
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"{path}: file not found (check the path)")
+    try:
+        with warnings.catch_warnings():
+            # astropy only warns about truncation; a truncated product is bad input.
+            warnings.simplefilter("error", AstropyUserWarning)
+            with fits.open(path, memmap=False, lazy_load_hdus=False) as hdul:
+                for hdu in hdul:
+                    _ = hdu.data
+                model_type = hdul[0].header.get("DATAMODL")
+                if model_type is None:
+                    raise error(f"{path}: missing keyword DATAMODL in the primary header "
+                                "(not a calpipe product; simulate or convert it with calpipe first)")
+                cls = models.get(model_type)
+                if cls is None:
+                    hint = did_you_mean(model_type, list(models)) or "install the plugin that defines it"
+                    raise error(f"{path}: DATAMODL = '{model_type}' is not a known product type ({hint})")
+                return cls(hdul)
+    except (OSError, ValueError, TypeError, AstropyUserWarning) as exc:
+        raise error(f"{path}: not a readable FITS product ({exc}); {_FIX}") from exc
+
+
+def write_atomic(model: Any, path: Path) -> Path:
+    """Write ``model`` to ``path`` as FITS via a temporary file and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.meta.filename = path.name
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            model.to_fits(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path

@@ -1,0 +1,68 @@
+"""calpipe's product classes: thin stdatamodels subclasses bound to calpipe schemas."""
+
+from __future__ import annotations
+
+from stdatamodels import DataModel
+
+from .integration import SCHEMA_URI_PREFIX
+
+
+class CalpipeModel(DataModel):
+    """Base of every calpipe product; `data_level` says where it sits in the chain."""
+
+    schema_url = SCHEMA_URI_PREFIX + "core-1.0.0"
+    data_level: int | None = None
+
+    def on_init(self, init) -> None:
+        super().on_init(init)
+        if self.data_level is not None and self.meta.data_level is None:
+            self.meta.data_level = self.data_level
+
+    def on_save(self, path=None) -> None:
+        super().on_save(path)
+        from astropy.time import Time
+
+        self.meta.date = Time.now().isot
+
+
+class RawModel(CalpipeModel):
+    """Level 1: uint16 frames or ramps exactly as read out."""
+
+    schema_url = SCHEMA_URI_PREFIX + "raw-1.0.0"
+    data_level = 1
+
+
+class ImageModel(CalpipeModel):
+    """Level 2: calibrated image with SCI, ERR, DQ and optional VAR_POISSON/VAR_RNOISE."""
+
+    schema_url = SCHEMA_URI_PREFIX + "image-1.0.0"
+    data_level = 2
+
+
+class MosaicModel(CalpipeModel):
+    """Level 3: combined image with a coverage map."""
+
+    schema_url = SCHEMA_URI_PREFIX + "mosaic-1.0.0"
+    data_level = 3
+
+
+class SourceCatalogModel(CalpipeModel):
+    """Level 3: point-source list as a FITS binary table."""
+
+    schema_url = SCHEMA_URI_PREFIX + "catalog-1.0.0"
+    data_level = 3
+
+
+class ReferenceFileModel(CalpipeModel):
+    """A calibration reference file; `meta.reftype` says which kind."""
+
+    schema_url = SCHEMA_URI_PREFIX + "reference-1.0.0"
+
+
+BUILTIN_MODELS: tuple[type[CalpipeModel], ...] = (
+    RawModel,
+    ImageModel,
+    MosaicModel,
+    SourceCatalogModel,
+    ReferenceFileModel,
+)

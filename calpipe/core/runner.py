@@ -1,0 +1,273 @@
+"""Run a resolved pipeline on products.
+
+The runner, not the steps, owns everything around the science: opening inputs,
+resolving and hashing reference files before the first step, skipping,
+timing, recording status, writing provenance and writing outputs atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from .errors import CalpipeError, InputDataError, RefDataError, StepFailedError
+from .pipeline import ResolvedPipeline
+from .provenance import (
+    STATUS_COMPLETE,
+    STATUS_FAILED,
+    STATUS_SKIPPED,
+    RefUse,
+    StepRecord,
+    build_record,
+    input_summary,
+    sha256_file,
+)
+from .provenance import apply as apply_provenance
+
+log = logging.getLogger("calpipe")
+
+
+@dataclass(frozen=True)
+class RefFile:
+    reftype: str
+    path: Path
+    overridden: bool
+
+
+class RefResolver(Protocol):
+    """Chooses reference files for a product; the reference-data system implements it."""
+
+    context: str | None
+
+    def resolve(self, reftype: str, product: Any) -> RefFile: ...
+
+
+class OverrideResolver:
+    """Only what the user named with --ref TYPE=PATH; used until a context is configured."""
+
+    context = None
+
+    def __init__(self, overrides: dict[str, Path] | None = None):
+        self.overrides = {k: Path(v) for k, v in (overrides or {}).items()}
+
+    def resolve(self, reftype: str, product: Any) -> RefFile:
+        if reftype not in self.overrides:
+            raise RefDataError(
+                f"no reference file for type '{reftype}' and no reference context configured; "
+                f"pass --ref {reftype}=PATH"
+            )
+        return RefFile(reftype, self.overrides[reftype], overridden=True)
+
+
+@dataclass
+class LoadedRef:
+    use: RefUse
+    model: Any
+
+
+@dataclass
+class RunResult:
+    product: Any
+    steps: list[StepRecord]
+    refs: dict[str, LoadedRef] = field(default_factory=dict)
+
+
+class Runner:
+    """Runs one resolved pipeline; reusable across many inputs in one process."""
+
+    def __init__(self, pipeline: ResolvedPipeline, resolver: RefResolver | None = None,
+                 models: dict[str, type] | None = None, plugins: dict[str, str] | None = None):
+        self.pipeline = pipeline
+        self.resolver = resolver or OverrideResolver()
+        self._models = models
+        self._plugins = plugins
+        self._instances = {s.id: s.step() for s in pipeline.steps}
+        self._ref_cache: dict[tuple[Path, str], LoadedRef] = {}
+
+    @property
+    def models(self) -> dict[str, type]:
+        if self._models is None:
+            from .registry import get_registry
+
+            self._models = get_registry().models
+        return self._models
+
+    @property
+    def plugins(self) -> dict[str, str]:
+        if self._plugins is None:
+            from .registry import get_registry
+
+            self._plugins = get_registry().plugin_versions()
+        return self._plugins
+
+    # -- inputs and references -------------------------------------------------------
+    def check_input(self, model: Any, name: str) -> None:
+        """Refuse products the pipeline was not made for, naming the keyword at fault."""
+        p = self.pipeline
+        level = model.meta.data_level
+        if level is not None and level != p.input_level:
+            raise InputDataError(f"{name}: DATALVL = {level}, but pipeline {p.name} takes level "
+                                 f"{p.input_level} products (choose the pipeline for this level)")
+        if p.instrument:
+            instrument = model.meta.instrument.name
+            if instrument is None:
+                raise InputDataError(f"{name}: missing keyword INSTRUME; pipeline {p.name} needs "
+                                     f"'{p.instrument}' data (set INSTRUME in the primary header)")
+            if instrument.lower() != p.instrument.lower():
+                raise InputDataError(f"{name}: INSTRUME = '{instrument}', but pipeline {p.name} is for "
+                                     f"'{p.instrument}' (use a {instrument.lower()} pipeline)")
+
+    def load_refs(self, product: Any) -> dict[str, LoadedRef]:
+        """Resolve, hash-check and open every reference file before any step runs."""
+        from .io import open_product
+
+        refs = {}
+        for reftype in self.pipeline.reftypes():
+            ref = self.resolver.resolve(reftype, product)
+            if not ref.path.is_file():
+                raise RefDataError(f"{ref.path}: reference file for '{reftype}' not found "
+                                   f"(check --ref {reftype}=PATH or the reference store)")
+            digest = sha256_file(ref.path)
+            key = (ref.path.resolve(), digest)
+            if key not in self._ref_cache:
+                model = open_product(ref.path, self.models, error=RefDataError)
+                declared = getattr(model.meta, "reftype", None)
+                if declared is not None and declared != reftype:
+                    raise RefDataError(f"{ref.path}: REFTYPE = '{declared}' but it was given as "
+                                       f"'{reftype}' (pass a {reftype} reference file)")
+                use = RefUse(reftype, ref.path.name, digest, ref.overridden)
+                self._ref_cache[key] = LoadedRef(use, model)
+            refs[reftype] = self._ref_cache[key]
+        return refs
+
+    # -- the step loop ---------------------------------------------------------------
+    def run_product(self, product: Any, name: str, save: Callable[[Any, str], None] | None = None,
+                    save_all: bool = False) -> RunResult:
+        """Run every step on an in-memory product; raises StepFailedError on the first failure.
+
+        ``save(product, step_id)`` is called after steps marked ``save`` (all with ``save_all``).
+        """
+        refs = self.load_refs(product)
+        records: list[StepRecord] = []
+        for rs in self.pipeline.steps:
+            used = [refs[t].use for t in rs.step.reftypes if t in refs]
+            record = StepRecord(rs.id, rs.step.name, rs.step.version, STATUS_SKIPPED,
+                                rs.params.model_dump(mode="json"), used)
+            records.append(record)
+            if rs.skip:
+                log.info("%-16s %s %s skipped", rs.id, rs.step.name, rs.step.version)
+                continue
+            start = time.perf_counter()
+            try:
+                product = self._instances[rs.id].process(
+                    product, {t: refs[t].model for t in rs.step.reftypes}, rs.params)
+            except Exception as exc:
+                record.status = STATUS_FAILED
+                record.error = f"{type(exc).__name__}: {exc}"
+                raise StepFailedError(rs.id, name, exc) from exc
+            finally:
+                record.duration_s = round(time.perf_counter() - start, 6)
+            record.status = STATUS_COMPLETE
+            log.info("%-16s %s %s done in %.3f s", rs.id, rs.step.name, rs.step.version, record.duration_s)
+            if save is not None and (rs.save or save_all):
+                save(product, rs.id)
+        return RunResult(product, records, refs)
+
+    def finish(self, result: RunResult, inputs: list[dict[str, Any]]) -> Any:
+        """Stamp provenance into the product; returns it."""
+        record = build_record(run_id=uuid.uuid4().hex, pipeline=self.pipeline, steps=result.steps,
+                              context=self.resolver.context, inputs=inputs, plugins=self.plugins)
+        apply_provenance(result.product, record, self.pipeline.output_level)
+        return result.product
+
+    # -- files -------------------------------------------------------------------------
+    def run_file(self, path: Path, output_dir: Path, save_intermediates: bool = False) -> Path:
+        """Calibrate one input file; returns the output path. Writes nothing on failure."""
+        from .io import open_product, write_atomic
+
+        path = Path(path)
+        product = open_product(path, self.models)
+        digest = sha256_file(path)
+        self.check_input(product, path.name)
+        inputs = [input_summary(path.name, digest, product)]
+        stem = output_stem(path)
+
+        def save(intermediate: Any, step_id: str) -> None:
+            snapshot = intermediate.copy()
+            partial = RunResult(snapshot, [])
+            self.finish(partial, inputs)
+            write_atomic(snapshot, Path(output_dir) / f"{stem}_{step_id}.fits")
+
+        result = self.run_product(product, path.name, save, save_intermediates)
+        out = Path(output_dir) / f"{stem}_{self.pipeline.suffix}.fits"
+        write_atomic(self.finish(result, inputs), out)
+        log.info("wrote %s", out)
+        return out
+
+
+_RAW_SUFFIXES = ("_raw", "_uncal")
+
+
+def output_stem(path: Path) -> str:
+    stem = path.stem
+    for suffix in _RAW_SUFFIXES:
+        if stem.endswith(suffix):
+            return stem[: -len(suffix)]
+    return stem
+
+
+@dataclass
+class Outcome:
+    input: Path
+    output: Path | None = None
+    error: str | None = None
+    exit_code: int = 0
+
+
+def run_one(runner: Runner, path: Path, output_dir: Path, save_intermediates: bool) -> Outcome:
+    try:
+        return Outcome(path, runner.run_file(path, output_dir, save_intermediates))
+    except CalpipeError as exc:
+        return Outcome(path, error=str(exc), exit_code=exc.exit_code)
+
+
+_worker_runner: Runner | None = None
+
+
+def _run_in_worker(path: Path, output_dir: Path, save_intermediates: bool) -> Outcome:
+    assert _worker_runner is not None
+    return run_one(_worker_runner, path, output_dir, save_intermediates)
+
+
+def run_many(runner: Runner, inputs: Iterable[Path], output_dir: Path, jobs: int = 1,
+             save_intermediates: bool = False, progress: Callable[[Outcome], None] | None = None
+             ) -> list[Outcome]:
+    """Run every input (in ``jobs`` processes); failures are collected, not raised."""
+    inputs = list(inputs)
+    outcomes: list[Outcome] = []
+    if jobs <= 1 or len(inputs) <= 1:
+        for path in inputs:
+            outcomes.append(run_one(runner, path, output_dir, save_intermediates))
+            if progress:
+                progress(outcomes[-1])
+        return outcomes
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    # fork: workers inherit the loaded registry and runner instead of rebuilding them.
+    global _worker_runner
+    _worker_runner = runner
+    ctx = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        futures = [pool.submit(_run_in_worker, p, output_dir, save_intermediates) for p in inputs]
+        for future in as_completed(futures):
+            outcomes.append(future.result())
+            if progress:
+                progress(outcomes[-1])
+    order = {p: i for i, p in enumerate(inputs)}
+    return sorted(outcomes, key=lambda o: order[o.input])

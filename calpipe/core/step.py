@@ -1,0 +1,67 @@
+"""The step contract.
+
+A step is a thin class: metadata, a typed ``Params`` model and ``process()``.
+The algorithm lives in plain numpy functions beside it (as stcal does for jwst)
+and is imported inside ``process()``, so listing steps and printing help never
+loads numerical code. A step never reads or writes files and never records its
+own status or provenance: the runner does both.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from .params import Params
+
+_SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def parse_version(text: str) -> tuple[int, int, int]:
+    """'1.2.3' -> (1, 2, 3); anything else raises ValueError."""
+    match = _SEMVER.match(str(text))
+    if not match:
+        raise ValueError(f"'{text}' is not a MAJOR.MINOR.PATCH version")
+    return tuple(int(g) for g in match.groups())  # type: ignore[return-value]
+
+
+class Step:
+    """Base class of every calibration step.
+
+    Subclasses set ``name`` (registry name, snake_case), ``version`` (semver; bump
+    it whenever the output can change and keep the old class registered),
+    ``instruments`` (lower-case names, or None for any), ``reftypes`` and ``Params``.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    instruments: ClassVar[tuple[str, ...] | None] = None
+    reftypes: ClassVar[tuple[str, ...]] = ()
+    Params: ClassVar[type[Params]] = Params
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__ and not _NAME.match(cls.name):
+            raise TypeError(f"{cls.__qualname__}.name '{cls.name}' must be snake_case")
+        if "version" in cls.__dict__:
+            parse_version(cls.version)
+
+    @classmethod
+    def key(cls) -> str:
+        return f"{cls.name}@{cls.version}"
+
+    @classmethod
+    def summary(cls) -> str:
+        """First line of the docstring: what the step is for."""
+        doc = (cls.__doc__ or "").strip()
+        return doc.splitlines()[0] if doc else ""
+
+    @classmethod
+    def applies_to(cls, instrument: str | None) -> bool:
+        return cls.instruments is None or instrument is None or instrument.lower() in cls.instruments
+
+    def process(self, product: Any, refs: Mapping[str, Any], params: Params) -> Any:
+        """Return the calibrated product; ``refs`` maps reftype to an opened reference model."""
+        raise NotImplementedError

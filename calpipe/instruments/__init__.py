@@ -1,0 +1,1 @@
+"""Instrument plugins (nir, irac, mips), each registered through the `calpipe` entry points."""

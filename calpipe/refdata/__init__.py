@@ -1,0 +1,1 @@
+"""Reference-data system: content-addressed store, numbered contexts, rule-based selection."""

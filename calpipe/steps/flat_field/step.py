@@ -1,0 +1,47 @@
+"""Step class for flat_field."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from calpipe.core.errors import RefDataError
+from calpipe.core.params import Params
+from calpipe.core.step import Step
+
+
+class FlatFieldStep(Step):
+    """Divide by the flat field; variances scale by 1/flat², bad flat pixels are flagged."""
+
+    name = "flat_field"
+    version = "1.0.0"
+    reftypes = ("flat",)
+
+    class Params(Params):
+        min_flat: float = Field(0.0, ge=0.0, lt=1.0,
+                                description="flat values at or below this are unusable (flagged)")
+
+    def process(self, product, refs, params):
+        from .algorithm import apply_flat
+
+        flat = refs["flat"]
+        if flat.data is None:
+            raise RefDataError(f"{flat.meta.filename}: flat reference has no SCI array")
+        err = product.err if product.err is not None else product.data * 0
+        dq = product.dq if product.dq is not None else (product.data * 0).astype("uint32")
+        try:
+            out = apply_flat(product.data, err, dq, flat.data, flat.err, flat.dq,
+                             _optional(product, "var_poisson"), _optional(product, "var_rnoise"),
+                             params.min_flat)
+        except ValueError as exc:
+            raise RefDataError(
+                f"{flat.meta.filename}: {exc} (use a flat for this detector/subarray)") from exc
+        product.data, product.err, product.dq = out.sci, out.err, out.dq
+        if out.var_poisson is not None:
+            product.var_poisson = out.var_poisson
+        if out.var_rnoise is not None:
+            product.var_rnoise = out.var_rnoise
+        return product
+
+
+def _optional(product, name: str):
+    return getattr(product, name) if product.hasattr(name) else None
