@@ -31,6 +31,7 @@ _ID = r"^[a-z][a-z0-9_]*$"
 _SEMVER = r"^\d+\.\d+\.\d+$"
 _SUBST = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_UNDEFINED = object()  # a parameter whose ${name} could not be substituted
 
 
 # -- the document schema (also published as JSON Schema by `calpipe schema`) ----
@@ -246,9 +247,12 @@ class ResolvedPipeline:
             "steps": [s.definition() for s in self.steps],
         }
 
+    def canonical_json(self) -> str:
+        """The definition as canonical JSON: the exact text embedded in provenance and hashed."""
+        return json.dumps(self.definition(), sort_keys=True, separators=(",", ":"))
+
     def sha256(self) -> str:
-        canonical = json.dumps(self.definition(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
 
     def reftypes(self) -> list[str]:
         """Reference types the steps that will run need, in first-use order."""
@@ -338,7 +342,7 @@ class _Resolver:
         by_id = {e.id: e for e in entries}
         seen_here: set[str] = set()
         for i, s in enumerate(spec.steps):
-            where = doc.problem(("steps", i), "")
+            where = doc.problem(("steps", i, "step"), "")
             if s.id in seen_here:
                 self.problems.append(doc.problem(("steps", i, "id"), f"duplicate step id '{s.id}'"))
                 continue
@@ -405,11 +409,10 @@ def resolve(ref: str, registry: Registry, overrides: Overrides | None = None) ->
         if step is None:
             continue
         values = {k: _substitute(v, parameters, e, k, r.problems) for k, v in e.params.items()}
+        values = {k: v for k, v in values.items() if v is not _UNDEFINED}
         model, errors = params_mod.validate(step.Params, values)
         for err in errors:
-            src = e.sources.get(err.key)
-            line_src = src if src and src != "command line" else None
-            r.problems.append(_at(line_src, e.where, f"step '{e.id}': {err.message}", err.hint))
+            r.problems.append(_at(e.sources.get(err.key), e.where, f"step '{e.id}': {err.message}", err.hint))
         if model is not None:
             sources = {k: e.sources.get(k, "default") for k in step.Params.model_fields}
             resolved.steps.append(ResolvedStep(e.id, step, model, sources, e.skip, e.save))
@@ -447,7 +450,7 @@ def _substitute(value: Any, parameters: dict[str, tuple[Any, str]], e: _Entry, k
         problems.append(_at(e.sources.get(key), e.where, f"step '{e.id}': parameter '{key}' uses "
                             f"undefined ${{{missing[0]}}}", did_you_mean(missing[0], list(parameters))
                             or "define it under 'parameters:'"))
-        return value
+        return _UNDEFINED
     whole = _SUBST.fullmatch(value)
     if whole:
         substituted, source = parameters[whole.group(1)]

@@ -82,7 +82,8 @@ def build_record(*, run_id: str, pipeline: Any, steps: list[StepRecord], context
             "name": pipeline.name,
             "version": pipeline.version,
             "sha256": pipeline.sha256(),
-            "definition": pipeline.definition(),
+            # JSON text, not a tree: ASDF drops nulls, and the hash must be checkable.
+            "definition": pipeline.canonical_json(),
         },
         "refdata_context": context,
         "steps": [s.as_dict() for s in steps],

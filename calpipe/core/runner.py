@@ -146,11 +146,12 @@ class Runner:
         return refs
 
     # -- the step loop ---------------------------------------------------------------
-    def run_product(self, product: Any, name: str, save: Callable[[Any, str], None] | None = None,
-                    save_all: bool = False) -> RunResult:
+    def run_product(self, product: Any, name: str,
+                    save: Callable[[RunResult, str], None] | None = None, save_all: bool = False
+                    ) -> RunResult:
         """Run every step on an in-memory product; raises StepFailedError on the first failure.
 
-        ``save(product, step_id)`` is called after steps marked ``save`` (all with ``save_all``).
+        ``save(partial_result, step_id)`` is called after steps marked ``save`` (all with ``save_all``).
         """
         refs = self.load_refs(product)
         records: list[StepRecord] = []
@@ -175,7 +176,7 @@ class Runner:
             record.status = STATUS_COMPLETE
             log.info("%-16s %s %s done in %.3f s", rs.id, rs.step.name, rs.step.version, record.duration_s)
             if save is not None and (rs.save or save_all):
-                save(product, rs.id)
+                save(RunResult(product, list(records), refs), rs.id)
         return RunResult(product, records, refs)
 
     def finish(self, result: RunResult, inputs: list[dict[str, Any]]) -> Any:
@@ -197,11 +198,9 @@ class Runner:
         inputs = [input_summary(path.name, digest, product)]
         stem = output_stem(path)
 
-        def save(intermediate: Any, step_id: str) -> None:
-            snapshot = intermediate.copy()
-            partial = RunResult(snapshot, [])
-            self.finish(partial, inputs)
-            write_atomic(snapshot, Path(output_dir) / f"{stem}_{step_id}.fits")
+        def save(partial: RunResult, step_id: str) -> None:
+            partial.product = partial.product.copy()
+            write_atomic(self.finish(partial, inputs), Path(output_dir) / f"{stem}_{step_id}.fits")
 
         result = self.run_product(product, path.name, save, save_intermediates)
         out = Path(output_dir) / f"{stem}_{self.pipeline.suffix}.fits"

@@ -1,0 +1,123 @@
+"""strun: exit codes by error class, messages, parallel runs, dry runs, help."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from calpipe.core.cli.strun import main as strun
+from calpipe.core.io import open_product
+
+
+def test_help_without_pipeline(capsys):
+    assert strun(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--steps.ID.PARAM" in out and "Exit codes" in out
+
+
+def test_pipeline_help_lists_parameters_with_defaults(capsys):
+    assert strun(["generic_image2", "--help", "--steps.flat_field.min_flat=0.2"]) == 0
+    out = capsys.readouterr().out
+    assert "--steps.flat_field.min_flat=0.2  (float [>=0.0 <1.0], default 0.0)" in out
+    assert "--steps.dq_init.flag_nonfinite=True" in out
+    assert "reference types: mask, flat" in out
+
+
+def test_run_writes_product_and_accepts_both_param_forms(demo_session, ref_args, tmp_path, capsys):
+    code = strun(["generic_image2", str(demo_session.image), *ref_args, "-o", str(tmp_path), "-q",
+                  "--steps.flat_field.min_flat", "0.5", "--set", "dq_init.flag_nonfinite=false"])
+    assert code == 0
+    from calpipe.core import provenance
+
+    steps = {s["id"]: s for s in provenance.read(tmp_path / "demo_image_cal.fits")["steps"]}
+    assert steps["flat_field"]["params"] == {"min_flat": 0.5}
+    assert steps["dq_init"]["params"] == {"flag_nonfinite": False}
+
+
+@pytest.mark.parametrize(("args", "code", "message"), [
+    (["no_such_pipe", "x.fits"], 2, "unknown pipeline 'no_such_pipe'"),
+    (["generic_image2", "x.fits", "--frobnicate"], 2, "unknown option '--frobnicate'"),
+    (["generic_image2", "x.fits", "--dry-rn"], 2, "did you mean '--dry-run'"),
+    (["generic_image2", "x.fits", "--steps.flat_field.min_flta=1"], 2, "did you mean 'min_flat'"),
+    (["generic_image2"], 2, "no input files given"),
+    (["generic_image2", "missing.fits", "--ref", "mask=m.fits"], 4, "--ref mask=m.fits: file not found"),
+])
+def test_usage_errors(args, code, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert strun(args) == code
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_missing_and_corrupt_inputs_are_exit_3(demo_session, ref_args, tmp_path, capsys):
+    assert strun(["generic_image2", str(tmp_path / "gone.fits"), *ref_args, "-o", str(tmp_path)]) == 3
+    assert "gone.fits: file not found" in capsys.readouterr().err
+    bad = tmp_path / "bad.fits"
+    bad.write_bytes(demo_session.image.read_bytes()[:4000])
+    assert strun(["generic_image2", str(bad), *ref_args, "-o", str(tmp_path)]) == 3
+    assert "bad.fits: not a readable FITS product" in capsys.readouterr().err
+
+
+def test_missing_reference_is_exit_4(demo_session, tmp_path, capsys):
+    args = ["generic_image2", str(demo_session.image), "--ref", f"mask={demo_session.mask}", "-o", str(tmp_path)]
+    assert strun(args) == 4
+    assert "pass --ref flat=PATH" in capsys.readouterr().err
+
+
+def test_bad_pipeline_file_is_exit_2_with_file_and_line(tmp_path, capsys):
+    pipe = tmp_path / "bad.yaml"
+    pipe.write_text("name: x\nversion: 1.0.0\ninput: 2\noutput: 2\nsteps:\n  - {id: a, step: flat_fild}\n")
+    assert strun([str(pipe), "whatever.fits"]) == 2
+    assert f"{pipe}:6: step 'a': unknown step 'flat_fild' (did you mean 'flat_field'?)" in capsys.readouterr().err
+
+
+def test_many_inputs_in_parallel_with_a_failure_summary(demo_session, ref_args, tmp_path, capsys):
+    bad = tmp_path / "in" / "bad.fits"
+    bad.parent.mkdir()
+    bad.write_bytes(b"SIMPLE  = garbage")
+    copies = []
+    for i in range(3):
+        copy = tmp_path / "in" / f"img{i}.fits"
+        copy.write_bytes(demo_session.image.read_bytes())
+        copies.append(str(copy))
+    out = tmp_path / "out"
+    code = strun(["generic_image2", *copies, str(bad), *ref_args, "-o", str(out), "-j", "2", "-q"])
+    assert code == 3
+    err = capsys.readouterr().err
+    assert "3 of 4 inputs calibrated, 1 failed" in err and "FAILED" in err and "bad.fits" in err
+    assert sorted(p.name for p in out.iterdir()) == ["img0_cal.fits", "img1_cal.fits", "img2_cal.fits"]
+    reference = open_product(out / "img0_cal.fits").data
+    for i in (1, 2):
+        assert open_product(out / f"img{i}_cal.fits").data.tobytes() == reference.tobytes()
+
+
+def test_dry_run_writes_nothing(demo_session, ref_args, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert strun(["generic_image2", str(demo_session.image), *ref_args, "-o", str(out), "--dry-run"]) == 0
+    assert "mask=demo_mask.fits" in capsys.readouterr().out
+    assert not out.exists()
+
+
+def test_separate_process_gives_identical_bytes(demo_session, ref_args, tmp_path):
+    """Same input + pipeline + references: the same SCI/ERR/DQ bytes in any process."""
+    in_process = tmp_path / "a"
+    assert strun(["generic_image2", str(demo_session.image), *ref_args, "-o", str(in_process), "-q"]) == 0
+    sub = tmp_path / "b"
+    subprocess.run([sys.executable, "-m", "calpipe.core.cli.strun", "generic_image2", str(demo_session.image),
+                    *ref_args, "-o", str(sub), "-q"], check=True)
+    a, b = open_product(in_process / "demo_image_cal.fits"), open_product(sub / "demo_image_cal.fits")
+    for name in ("data", "err", "dq"):
+        assert np.array_equal(getattr(a, name), getattr(b, name))
+        assert getattr(a, name).tobytes() == getattr(b, name).tobytes()
+
+
+def test_debug_shows_traceback(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "calpipe.core.cli.strun", "generic_image2",
+                             str(tmp_path / "nope.fits"), "--ref", "mask=/dev/null", "--ref", "flat=/dev/null",
+                             "--debug"], capture_output=True, text=True)
+    assert result.returncode == 4
+    assert "Traceback" in result.stderr

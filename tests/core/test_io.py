@@ -1,0 +1,74 @@
+"""Bad files give clear errors; outputs appear atomically or not at all."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from calpipe.core.errors import InputDataError, RefDataError
+from calpipe.core.io import open_product, write_atomic
+from calpipe.core.models.products import ImageModel
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InputDataError, match=r"nothere.fits: file not found"):
+        open_product(tmp_path / "nothere.fits")
+
+
+def test_truncated_fits_is_bad_input(demo_session, tmp_path):
+    data = demo_session.image.read_bytes()
+    cut = tmp_path / "cut.fits"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputDataError, match=r"cut\.fits: not a readable FITS product") as err:
+        open_product(cut)
+    assert err.value.exit_code == 3
+
+
+def test_garbage_is_bad_input(tmp_path):
+    junk = tmp_path / "junk.fits"
+    junk.write_bytes(np.random.default_rng(0).bytes(5000))
+    with pytest.raises(InputDataError, match=r"junk.fits"):
+        open_product(junk)
+
+
+def test_fits_without_datamodl_names_the_keyword(tmp_path):
+    path = tmp_path / "plain.fits"
+    fits.PrimaryHDU(np.zeros((2, 2))).writeto(path)
+    with pytest.raises(InputDataError, match="missing keyword DATAMODL"):
+        open_product(path)
+
+
+def test_unknown_model_type_suggests(tmp_path):
+    path = tmp_path / "typo.fits"
+    hdu = fits.PrimaryHDU()
+    hdu.header["DATAMODL"] = "ImagModel"
+    hdu.writeto(path)
+    with pytest.raises(InputDataError, match="did you mean 'ImageModel'"):
+        open_product(path)
+
+
+def test_error_class_is_chosen_by_caller(tmp_path):
+    with pytest.raises(RefDataError):
+        open_product(tmp_path / "missing_ref.fits", error=RefDataError)
+
+
+def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
+    model = ImageModel(data=np.ones((4, 4), np.float32))
+
+    def explode(self, f):
+        f.write(b"half a product")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(ImageModel, "to_fits", explode)
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_atomic(model, tmp_path / "out.fits")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_replaces_existing_product_whole(tmp_path):
+    target = tmp_path / "out.fits"
+    write_atomic(ImageModel(data=np.zeros((4, 4), np.float32)), target)
+    write_atomic(ImageModel(data=np.full((4, 4), 7, np.float32)), target)
+    assert open_product(target).data[0, 0] == 7
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.fits"]

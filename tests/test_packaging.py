@@ -1,0 +1,25 @@
+"""The wheel ships what an installed calpipe needs at run time: schemas and pipelines."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_wheel_contains_schemas_pipelines_and_entry_points(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(tmp_path), str(ROOT)], check=True, cwd=tmp_path)
+    [wheel] = tmp_path.glob("calpipe-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    schemas = {Path(n).name for n in names if n.startswith("calpipe/core/models/schemas/")}
+    assert {"core-1.0.0.yaml", "image-1.0.0.yaml", "raw-1.0.0.yaml", "mosaic-1.0.0.yaml",
+            "catalog-1.0.0.yaml", "reference-1.0.0.yaml"} <= schemas
+    assert "calpipe/pipelines/generic_image2.yaml" in names
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    text = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "[calpipe]" in text and "[asdf.resource_mappings]" in text
+    assert "strun = calpipe.core.cli.strun:main" in text
