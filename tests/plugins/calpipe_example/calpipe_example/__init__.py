@@ -1,0 +1,1 @@
+"""Example calpipe plugin: a template for instrument teams."""
