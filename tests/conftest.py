@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from calpipe.demo import DemoFiles, make_demo_data
+from calpipe.instruments.demo.simulate import DemoFiles, make_demo_data
+
+
+@pytest.fixture(autouse=True, scope="session")
+def refdata_store(tmp_path_factory):
+    """Every test uses a private reference store, never the user's."""
+    root = tmp_path_factory.mktemp("refdata")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("CALPIPE_REFDATA", str(root))
+    yield root
+    patch.undo()
 
 
 @pytest.fixture(scope="session")

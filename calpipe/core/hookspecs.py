@@ -9,13 +9,16 @@ and `strun --help` fast.
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 if TYPE_CHECKING:
+    from .runner import RefResolver
     from .step import Step
 
 PROJECT = "calpipe"
@@ -50,3 +53,47 @@ def calpipe_pipelines() -> list[Path]:
 @hookspec
 def calpipe_models() -> list[type]:
     """Product model classes (stdatamodels DataModel subclasses) this plugin adds."""
+
+
+@dataclass(frozen=True)
+class RefType:
+    """A kind of reference file of one instrument, and the header keywords that select it."""
+
+    instrument: str
+    reftype: str
+    selectors: tuple[str, ...]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class RefSet:
+    """A deterministic builder of reference files, published in built-in context ``context``.
+
+    ``build()`` returns (file name, ReferenceFileModel) pairs; the same software
+    must give the same bytes every time, so that published hashes stay valid.
+    """
+
+    name: str
+    context: int
+    build: Callable[[], list[tuple[str, Any]]]
+
+
+@hookspec
+def calpipe_reftypes() -> list[RefType]:
+    """Reference types this plugin's steps use, with their selection keywords."""
+
+
+@hookspec
+def calpipe_refsets() -> list[RefSet]:
+    """Built-in (demo or simulation) reference-file sets this plugin can build offline."""
+
+
+@hookspec(firstresult=True)
+def calpipe_ref_resolver(pipeline: Any, context: int | None, store: Path | None,
+                         overrides: dict[str, Path]) -> RefResolver | None:
+    """A reference resolver for a run (the reference-data system implements this)."""
+
+
+@hookspec
+def calpipe_add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Add `calpipe` subcommands; each parser sets ``func`` (args -> exit code) as a default."""

@@ -77,7 +77,7 @@ def build_record(*, run_id: str, pipeline: Any, steps: list[StepRecord], context
                  inputs: list[dict[str, Any]], plugins: dict[str, str]) -> dict[str, Any]:
     return {
         "run_id": run_id,
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds"),  # UTC
         "pipeline": {
             "name": pipeline.name,
             "version": pipeline.version,
@@ -118,6 +118,7 @@ def _fits_key(prefix: str, name: str, used: set[str]) -> str:
 def apply(model: Any, record: dict[str, Any], output_level: int) -> None:
     """Write the record into the model: ASDF tree, FITS keywords and HISTORY."""
     meta = model.meta
+    meta.date = record["date"]
     meta.provenance = record
     meta.pipeline.name = record["pipeline"]["name"]
     meta.pipeline.version = record["pipeline"]["version"]

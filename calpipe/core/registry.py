@@ -169,6 +169,32 @@ class Registry:
     def instruments(self) -> dict[str, hookspecs.Instrument]:
         return {i.name: i for _, i in self._collect(self._pm.hook.calpipe_instruments)}
 
+    # -- reference data and commands -----------------------------------------------
+    @functools.cached_property
+    def reftypes(self) -> dict[tuple[str, str], hookspecs.RefType]:
+        """(instrument, reftype) -> its selection keywords."""
+        found: dict[tuple[str, str], hookspecs.RefType] = {}
+        for plugin_name, rt in self._collect(self._pm.hook.calpipe_reftypes):
+            key = (rt.instrument.lower(), rt.reftype)
+            if key in found and found[key] != rt:
+                raise RegistryError(f"{self._describe_plugin(plugin_name)} redefines reference type "
+                                    f"{key[1]} of {key[0]} with other selectors")
+            found[key] = rt
+        return found
+
+    def refsets(self) -> list[hookspecs.RefSet]:
+        return sorted((rs for _, rs in self._collect(self._pm.hook.calpipe_refsets)),
+                      key=lambda rs: (rs.context, rs.name))
+
+    def ref_resolver(self, pipeline: Any, context: int | None, store: Path | None,
+                     overrides: dict[str, Path]) -> Any:
+        """The installed reference-data system's resolver, or None if there is none."""
+        return self._pm.hook.calpipe_ref_resolver(pipeline=pipeline, context=context, store=store,
+                                                  overrides=overrides)
+
+    def add_commands(self, subparsers: Any) -> None:
+        self._pm.hook.calpipe_add_commands(subparsers=subparsers)
+
 
 def _qualname(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"

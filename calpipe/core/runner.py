@@ -34,9 +34,13 @@ log = logging.getLogger("calpipe")
 
 @dataclass(frozen=True)
 class RefFile:
+    """A resolver's answer; ``sha256`` (if known) is checked against the file's bytes."""
+
     reftype: str
     path: Path
     overridden: bool
+    sha256: str | None = None
+    name: str | None = None  # the file's own name, when the path is a content address
 
 
 class RefResolver(Protocol):
@@ -133,6 +137,10 @@ class Runner:
                 raise RefDataError(f"{ref.path}: reference file for '{reftype}' not found "
                                    f"(check --ref {reftype}=PATH or the reference store)")
             digest = sha256_file(ref.path)
+            if ref.sha256 is not None and digest != ref.sha256:
+                raise RefDataError(f"{ref.path}: reference file {ref.name or ref.path.name} was modified "
+                                   f"(sha256 {digest[:16]}… instead of {ref.sha256[:16]}…); restore it "
+                                   "or publish a new context")
             key = (ref.path.resolve(), digest)
             if key not in self._ref_cache:
                 model = open_product(ref.path, self.models, error=RefDataError)
@@ -140,7 +148,7 @@ class Runner:
                 if declared is not None and declared != reftype:
                     raise RefDataError(f"{ref.path}: REFTYPE = '{declared}' but it was given as "
                                        f"'{reftype}' (pass a {reftype} reference file)")
-                use = RefUse(reftype, ref.path.name, digest, ref.overridden)
+                use = RefUse(reftype, ref.name or ref.path.name, digest, ref.overridden)
                 self._ref_cache[key] = LoadedRef(use, model)
             refs[reftype] = self._ref_cache[key]
         return refs

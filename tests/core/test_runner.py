@@ -65,14 +65,14 @@ def test_provenance_record_and_keywords(demo_session, tmp_path):
     assert steps["flat_field"]["params"] == {"min_flat": 0.01}
     assert steps["flat_field"]["status"] == "COMPLETE"
     [ref] = steps["flat_field"]["refs"]
-    assert ref == {"reftype": "flat", "name": "demo_flat.fits", "sha256": sha256_file(demo_session.flat),
+    assert ref == {"reftype": "flat", "name": "demo_flat_0001.fits", "sha256": sha256_file(demo_session.flat),
                    "overridden": True}
     assert record["software"]["calpipe"] and record["software"]["numpy"] == np.__version__
     head = fits.getheader(out)
     assert (head["PIPELINE"], head["PIPEVER"], head["DATALVL"]) == ("generic_image2", "1.0.0", 2)
     assert head["CAL_VER"] == record["software"]["calpipe"] and head["REFCTX"] == "NONE"
     assert (head["S_DQINIT"], head["S_FLATFI"]) == ("COMPLETE", "COMPLETE")
-    assert (head["R_MASK"], head["R_FLAT"]) == ("demo_mask.fits", "demo_flat.fits")
+    assert (head["R_MASK"], head["R_FLAT"]) == ("demo_mask_0001.fits", "demo_flat_0001.fits")
     assert any("flat_field 1.0.0 COMPLETE" in h for h in head["HISTORY"])
 
 

@@ -4,7 +4,9 @@
     calpipe show PIPELINE             the resolved pipeline and where each value came from
     calpipe schema                    JSON Schema of the pipeline YAML format
     calpipe provenance PRODUCT        how a product was made (--prov-json for W3C PROV)
-    calpipe demo -o DIR               make demo data and calibrate it
+
+Plugins add more (`calpipe demo`, `calpipe refdata ...`) through the
+calpipe_add_commands hook.
 """
 
 from __future__ import annotations
@@ -21,23 +23,26 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sub.add_parser("list", help="registered pipelines and steps, per instrument")
+    sub.add_parser("list", help="registered pipelines and steps, per instrument").set_defaults(func=_list)
 
     show = sub.add_parser("show", help="resolved pipeline with the source of every value")
     show.add_argument("pipeline", help="pipeline YAML path or NAME[@VERSION]")
     show.add_argument("--config", metavar="FILE")
     show.add_argument("--set", action="append", default=[], metavar="ID.PARAM=VALUE")
     show.add_argument("--skip", action="append", default=[], metavar="ID")
+    show.set_defaults(func=_show)
 
-    sub.add_parser("schema", help="JSON Schema of pipeline YAML files (for editors)")
+    schema = sub.add_parser("schema", help="JSON Schema of pipeline YAML files (for editors)")
+    schema.set_defaults(func=_schema)
 
     prov = sub.add_parser("provenance", help="print a product's provenance")
     prov.add_argument("product", type=Path)
     prov.add_argument("--prov-json", action="store_true", help="export W3C PROV-JSON")
+    prov.set_defaults(func=_provenance)
 
-    demo = sub.add_parser("demo", help="write demo data and calibrate it (no network)")
-    demo.add_argument("-o", "--output-dir", type=Path, default=Path("demo_out"))
-    demo.add_argument("--seed", type=int, default=1)
+    from ..registry import get_registry
+
+    get_registry().add_commands(sub)
     return p
 
 
@@ -47,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
-    return _COMMANDS[args.command](args)
+    return args.func(args)
 
 
 def _list(args) -> int:
@@ -112,14 +117,6 @@ def _provenance(args) -> int:
         print(provenance.format_text(record))
     return 0
 
-
-def _demo(args) -> int:
-    from ...demo import run_demo
-
-    return run_demo(args.output_dir, args.seed)
-
-
-_COMMANDS = {"list": _list, "show": _show, "schema": _schema, "provenance": _provenance, "demo": _demo}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -34,6 +34,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="FILE", help="YAML file of parameter values")
     p.add_argument("--ref", action="append", default=[], metavar="TYPE=PATH",
                    help="use this reference file for TYPE (recorded as an override)")
+    p.add_argument("--context", type=int, metavar="N",
+                   help="reference-data context (default: the pipeline's own)")
+    p.add_argument("--refdata", type=Path, metavar="DIR",
+                   help="reference store (default: $CALPIPE_REFDATA or the user data directory)")
     p.add_argument("--skip", action="append", default=[], metavar="ID", help="skip a step")
     p.add_argument("--save-intermediates", action="store_true", help="write the product after each step")
     p.add_argument("-j", "--jobs", type=int, default=1, metavar="N", help="parallel processes")
@@ -89,15 +93,23 @@ def _main(argv: list[str]) -> int:
 
 
 def _run(pipeline, args) -> int:
+    from ..registry import get_registry
     from ..runner import OverrideResolver, Runner
 
-    refs = dict(split_assignment(r, "--ref") for r in args.ref)
-    missing_refs = [f"{t}={p}" for t, p in refs.items() if not Path(p).is_file()]
+    refs = {t: Path(p) for t, p in (split_assignment(r, "--ref") for r in args.ref)}
+    missing_refs = [f"{t}={p}" for t, p in refs.items() if not p.is_file()]
     if missing_refs:
         from ..errors import RefDataError
 
         raise RefDataError(f"--ref {missing_refs[0]}: file not found (check the path)")
-    runner = Runner(pipeline, OverrideResolver({t: Path(p) for t, p in refs.items()}))
+    resolver = get_registry().ref_resolver(pipeline, args.context, args.refdata, refs)
+    if resolver is None:
+        if args.context is not None:
+            from ..errors import UsageError
+
+            raise UsageError("--context needs a reference-data plugin, and none is installed")
+        resolver = OverrideResolver(refs)
+    runner = Runner(pipeline, resolver)
     if args.dry_run:
         return _dry_run(runner, args.inputs)
 

@@ -40,7 +40,7 @@ def test_provenance_text_and_prov_json(demo_session, ref_args, tmp_path, capsys)
     product = tmp_path / "demo_image_cal.fits"
     assert calpipe(["provenance", str(product)]) == 0
     text = capsys.readouterr().out
-    assert "pipeline generic_image2 1.0.0" in text and "ref flat: demo_flat.fits" in text
+    assert "pipeline generic_image2 1.0.0" in text and "ref flat: demo_flat_0001.fits" in text
     assert calpipe(["provenance", "--prov-json", str(product)]) == 0
     assert "activity" in json.loads(capsys.readouterr().out)
 

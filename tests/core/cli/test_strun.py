@@ -62,10 +62,11 @@ def test_missing_and_corrupt_inputs_are_exit_3(demo_session, ref_args, tmp_path,
     assert "bad.fits: not a readable FITS product" in capsys.readouterr().err
 
 
-def test_missing_reference_is_exit_4(demo_session, tmp_path, capsys):
-    args = ["generic_image2", str(demo_session.image), "--ref", f"mask={demo_session.mask}", "-o", str(tmp_path)]
+def test_unknown_context_is_exit_4(demo_session, tmp_path, capsys):
+    args = ["generic_image2", str(demo_session.image), "--context", "7", "-o", str(tmp_path)]
     assert strun(args) == 4
-    assert "pass --ref flat=PATH" in capsys.readouterr().err
+    assert "no reference context 7 (published: 1;" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_bad_pipeline_file_is_exit_2_with_file_and_line(tmp_path, capsys):
@@ -98,7 +99,7 @@ def test_many_inputs_in_parallel_with_a_failure_summary(demo_session, ref_args, 
 def test_dry_run_writes_nothing(demo_session, ref_args, tmp_path, capsys):
     out = tmp_path / "out"
     assert strun(["generic_image2", str(demo_session.image), *ref_args, "-o", str(out), "--dry-run"]) == 0
-    assert "mask=demo_mask.fits" in capsys.readouterr().out
+    assert "mask=demo_mask_0001.fits" in capsys.readouterr().out
     assert not out.exists()
 
 

@@ -1,0 +1,222 @@
+"""The reference store: files addressed by sha256, contexts written once, a staging list.
+
+    <root>/files/<sha256>.fits     reference files, named by their content
+    <root>/contexts/NNNN.yaml      published contexts (read-only, never rewritten)
+    <root>/staging.yaml            files added but not yet published
+
+The root is ``--refdata DIR``, else ``$CALPIPE_REFDATA``, else the user's data
+directory. Every read of a reference file checks its hash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from calpipe.core.errors import RefDataError
+from calpipe.core.provenance import sha256_file
+
+from .context import Context, RefTypeRules
+from .rules import Rule, ambiguities, parse_time
+
+ENV_VAR = "CALPIPE_REFDATA"
+_META_KEYS = {"INSTRUME": "instrument", "REFTYPE": "reftype", "USEAFTER": "useafter",
+              "DESCRIP": "description", "AUTHOR": "author", "PEDIGREE": "pedigree"}
+
+
+def default_root(explicit: Path | None = None) -> Path:
+    if explicit is not None:
+        return Path(explicit)
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR])
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("calpipe")) / "refdata"
+
+
+class Store:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.files_dir = self.root / "files"
+        self.contexts_dir = self.root / "contexts"
+        self.staging_path = self.root / "staging.yaml"
+
+    # -- contexts ------------------------------------------------------------------
+    def context_numbers(self) -> list[int]:
+        if not self.contexts_dir.is_dir():
+            return []
+        return sorted(int(p.stem) for p in self.contexts_dir.glob("[0-9][0-9][0-9][0-9].yaml"))
+
+    def context_path(self, number: int) -> Path:
+        return self.contexts_dir / f"{number:04d}.yaml"
+
+    def load(self, number: int) -> Context:
+        path = self.context_path(number)
+        if not path.is_file():
+            known = ", ".join(str(n) for n in self.context_numbers()) or "none"
+            raise RefDataError(f"{self.root}: no reference context {number} (published: {known}; "
+                               "`calpipe refdata init` installs the built-in ones)")
+        return Context.from_yaml(path.read_text())
+
+    # -- files ---------------------------------------------------------------------
+    def file_path(self, sha256: str) -> Path:
+        return self.files_dir / f"{sha256}.fits"
+
+    def verified(self, rule: Rule) -> Path:
+        """The stored file of a rule, after checking that its bytes still hash to its address."""
+        path = self.file_path(rule.sha256)
+        if not path.is_file():
+            raise RefDataError(f"{path}: reference file {rule.name} is missing from the store "
+                               "(restore it, or `calpipe refdata init` for the built-in sets)")
+        actual = sha256_file(path)
+        if actual != rule.sha256:
+            raise RefDataError(f"{path}: reference file {rule.name} was modified (sha256 {actual[:16]}… "
+                               f"instead of {rule.sha256[:16]}…); restore the original or publish a new "
+                               "file in a new context")
+        return path
+
+    def add(self, path: Path, reftypes: dict[tuple[str, str], Any]) -> dict[str, Any]:
+        """Copy a reference file into the store and stage it; its header says what it is for."""
+        from astropy.io import fits
+
+        path = Path(path)
+        if not path.is_file():
+            raise RefDataError(f"{path}: file not found")
+        try:
+            header = fits.getheader(path)
+        except (OSError, ValueError) as exc:
+            raise RefDataError(f"{path}: not a readable FITS file ({exc})") from exc
+        entry: dict[str, Any] = {}
+        for key, field in _META_KEYS.items():
+            entry[field] = header.get(key)
+        for key in ("INSTRUME", "REFTYPE", "USEAFTER"):
+            if not entry[_META_KEYS[key]]:
+                raise RefDataError(f"{path}: missing keyword {key} "
+                                   "(every reference file says what it is for)")
+        entry["instrument"] = str(entry["instrument"]).lower()
+        spec = reftypes.get((entry["instrument"], entry["reftype"]))
+        if spec is None:
+            known = ", ".join(sorted(f"{i}/{t}" for i, t in reftypes)) or "none"
+            raise RefDataError(f"{path}: no installed plugin defines reference type "
+                               f"{entry['instrument']}/{entry['reftype']} (known: {known})")
+        try:
+            parse_time(entry["useafter"])
+        except ValueError as exc:
+            raise RefDataError(f"{path}: USEAFTER {exc}") from exc
+        select = {}
+        for key in spec.selectors:
+            if key not in header:
+                raise RefDataError(f"{path}: missing selection keyword {key} for "
+                                   f"{entry['reftype']} (use '*' to match any value)")
+            select[key] = str(header[key])
+        entry.update(name=path.name, sha256=sha256_file(path), select=select)
+        self._copy_in(path, entry["sha256"])
+        staged = [s for s in self.staged() if s["sha256"] != entry["sha256"]] + [entry]
+        self._write_yaml(self.staging_path, staged)
+        return entry
+
+    def _copy_in(self, path: Path, sha256: str) -> None:
+        target = self.file_path(sha256)
+        if target.is_file():
+            return
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.files_dir, suffix=".part")
+        os.close(fd)
+        shutil.copyfile(path, tmp)
+        os.chmod(tmp, 0o444)
+        os.replace(tmp, target)
+
+    def staged(self) -> list[dict[str, Any]]:
+        if not self.staging_path.is_file():
+            return []
+        return yaml.safe_load(self.staging_path.read_text()) or []
+
+    def _write_yaml(self, path: Path, data: Any) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".part")
+        with os.fdopen(fd, "w") as f:
+            yaml.safe_dump(data, f, sort_keys=False)
+        os.replace(tmp, path)
+
+    # -- publishing ----------------------------------------------------------------
+    def publish(self, rationale: str, author: str, reftypes: dict[tuple[str, str], Any],
+                builtin: bool = False) -> Context:
+        """Make the next context: the latest one plus the staged files, after validating it all."""
+        from calpipe.core.io import open_product
+
+        staged = self.staged()
+        if not staged:
+            raise RefDataError(f"{self.root}: nothing staged to publish "
+                               "(`calpipe refdata add FILE...` first)")
+        if not rationale.strip():
+            raise RefDataError("a context needs a rationale saying why it exists (--rationale)")
+        numbers = self.context_numbers()
+        parent = self.load(numbers[-1]) if numbers else None
+        inherited = parent.types if parent else {}
+        types = {k: RefTypeRules(t.selectors, list(t.rules)) for k, t in inherited.items()}
+        for entry in staged:
+            key = (entry["instrument"], entry["reftype"])
+            selectors = tuple(reftypes[key].selectors)
+            current = types.setdefault(key, RefTypeRules(selectors))
+            if current.selectors != selectors:
+                raise RefDataError(f"{entry['name']}: {key[0]}/{key[1]} is now selected by "
+                                   f"{', '.join(selectors)}, not {', '.join(current.selectors)}; "
+                                   "add new files for every rule of this type")
+            rule = Rule(entry["sha256"], entry["name"], str(entry["useafter"]),
+                        tuple((k, entry["select"][k]) for k in selectors))
+            # a file with the same selection and use-after supersedes the old one
+            current.rules = [r for r in current.rules
+                             if (r.select, r.when) != (rule.select, rule.when)] + [rule]
+
+        problems = []
+        new_files = {e["sha256"] for e in staged}
+        for (instrument, reftype), t in types.items():
+            for a, b in ambiguities(t.rules):
+                problems.append(f"{instrument}/{reftype}: {a.describe()} and {b.describe()} "
+                                "could both be chosen for one observation")
+            for rule in t.rules:
+                try:
+                    path = self.verified(rule)
+                    if rule.sha256 in new_files:  # older files were checked when they were published
+                        declared = open_product(path, error=RefDataError).meta.reftype
+                        if declared != reftype:
+                            problems.append(f"{rule.name}: REFTYPE {declared} but filed as {reftype}")
+                except RefDataError as exc:
+                    problems.append(str(exc))
+        if problems:
+            raise RefDataError("context not published:\n  " + "\n  ".join(problems))
+
+        number = (numbers[-1] + 1) if numbers else 1
+        parent_sha = (hashlib.sha256(self.context_path(parent.number).read_bytes()).hexdigest()
+                      if parent else None)
+        context = Context(number, parent.number if parent else None, parent_sha,
+                          datetime.now(UTC).isoformat(timespec="seconds"), author, rationale.strip(),
+                          builtin, types)
+        self._write_once(self.context_path(number), context.to_yaml())
+        self.staging_path.unlink()
+        return context
+
+    def _write_once(self, path: Path, text: str) -> None:
+        """Create ``path`` atomically; never overwrite (a hard link fails if it exists)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".part")
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+            os.chmod(tmp, 0o444)
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise RefDataError(f"{path}: context already exists (published concurrently?); "
+                                   "published contexts are never replaced - retry") from None
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
