@@ -59,7 +59,8 @@ class ContextResolver:
         if not date:
             raise InputDataError("input has no DATE-OBS keyword, needed to select reference files by date")
         try:
-            choice = select(rules.rules, values, date, f"{instrument.lower()}/{reftype} in context {ctx.name}")
+            what = f"{instrument.lower()}/{reftype} in context {ctx.name}"
+            choice = select(rules.rules, values, date, what)
         except NoMatch as exc:
             raise RefDataError(str(exc)) from None
         except ValueError as exc:
