@@ -250,8 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"affected by the command: {summary}; {written:,} rows in -o CSV")
     print(f"brute-force check: {agree}/{len(subset)} agree (first {len(subset):,} rows, "
           f"{slow_affected} affected by brute force)")
-    print(f"(command: {' '.join(argv_cmd[:1] + argv_cmd[1:4])} refdata --refdata STORE affected 1 2 "
-          f"--catalog CSV -o OUT; {args.warmup} warm-up run(s) untimed)")
+    print(f"(command: {' '.join(argv_cmd[:3])} refdata --refdata STORE affected 1 2 --catalog CSV "
+          f"-o OUT, with ${ENV_VAR}=STORE; {args.warmup} warm-up run(s) untimed)")
     return 0
 
 
