@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
@@ -122,3 +123,15 @@ def test_debug_shows_traceback(tmp_path):
                              "--debug"], capture_output=True, text=True)
     assert result.returncode == 4
     assert "Traceback" in result.stderr
+
+
+@pytest.mark.skipif(shutil.which("fitsverify") is None, reason="fitsverify not installed (apt fitsverify)")
+def test_strun_product_passes_fitsverify_and_opens_with_plain_astropy(demo_session, tmp_path):
+    from astropy.io import fits
+
+    assert strun(["generic_image2", str(demo_session.image), "-o", str(tmp_path), "-q"]) == 0
+    product = tmp_path / "demo_image_cal.fits"
+    result = subprocess.run(["fitsverify", "-q", str(product)], capture_output=True, text=True)
+    assert "verification OK" in result.stdout, result.stdout + result.stderr
+    with fits.open(product) as hdul:
+        assert hdul["SCI"].data.shape == (128, 128) and hdul[0].header["S_FLATFI"] == "COMPLETE"
