@@ -97,3 +97,8 @@ def calpipe_ref_resolver(pipeline: Any, context: int | None, store: Path | None,
 @hookspec
 def calpipe_add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add `calpipe` subcommands; each parser sets ``func`` (args -> exit code) as a default."""
+
+
+@hookspec
+def calpipe_add_sim_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Add an instrument simulator as `calpipe sim NAME`; the parser sets ``func`` as a default."""

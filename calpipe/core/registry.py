@@ -194,6 +194,9 @@ class Registry:
 
     def add_commands(self, subparsers: Any) -> None:
         self._pm.hook.calpipe_add_commands(subparsers=subparsers)
+        sim = subparsers.add_parser("sim", help="simulate raw data (with its truth) for an instrument")
+        self._pm.hook.calpipe_add_sim_commands(
+            subparsers=sim.add_subparsers(dest="instrument", required=True, metavar="INSTRUMENT"))
 
 
 def _qualname(cls: type) -> str:

@@ -33,6 +33,13 @@ class RawModel(CalpipeModel):
     data_level = 1
 
 
+class RampModel(CalpipeModel):
+    """Level 1 in calibration: float ramps with pixel and group DQ (detector1 works on these)."""
+
+    schema_url = SCHEMA_URI_PREFIX + "ramp-1.0.0"
+    data_level = 1
+
+
 class ImageModel(CalpipeModel):
     """Level 2: calibrated image with SCI, ERR, DQ and optional VAR_POISSON/VAR_RNOISE."""
 
@@ -62,6 +69,7 @@ class ReferenceFileModel(CalpipeModel):
 
 BUILTIN_MODELS: tuple[type[CalpipeModel], ...] = (
     RawModel,
+    RampModel,
     ImageModel,
     MosaicModel,
     SourceCatalogModel,

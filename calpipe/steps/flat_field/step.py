@@ -29,9 +29,9 @@ class FlatFieldStep(Step):
         err = product.err if product.err is not None else product.data * 0
         dq = product.dq if product.dq is not None else (product.data * 0).astype("uint32")
         try:
-            out = apply_flat(product.data, err, dq, flat.data, flat.err, flat.dq,
-                             _optional(product, "var_poisson"), _optional(product, "var_rnoise"),
-                             params.min_flat)
+            out = apply_flat(product.data, err, dq, _cut(flat.data, product), _cut(flat.err, product),
+                             _cut(flat.dq, product), _optional(product, "var_poisson"),
+                             _optional(product, "var_rnoise"), params.min_flat)
         except ValueError as exc:
             raise RefDataError(
                 f"{flat.meta.filename}: {exc} (use a flat for this detector/subarray)") from exc
@@ -41,6 +41,13 @@ class FlatFieldStep(Step):
         if out.var_rnoise is not None:
             product.var_rnoise = out.var_rnoise
         return product
+
+
+def _cut(array, product):
+    """The reference array's part under a subarray product (None stays None)."""
+    from ..subarray import cutout
+
+    return None if array is None else cutout(array, product)
 
 
 def _optional(product, name: str):
