@@ -204,7 +204,7 @@ class Runner:
         digest = sha256_file(path)
         self.check_input(product, path.name)
         inputs = [input_summary(path.name, digest, product)]
-        stem = output_stem(path)
+        stem = output_stem(path, _made_with_suffix(product))
 
         def save(partial: RunResult, step_id: str) -> None:
             partial.product = partial.product.copy()
@@ -217,15 +217,25 @@ class Runner:
         return out
 
 
-_RAW_SUFFIXES = ("_raw", "_uncal")
+_RAW_SUFFIXES = ("raw", "uncal")
 
 
-def output_stem(path: Path) -> str:
+def output_stem(path: Path, previous_suffix: str | None = None) -> str:
+    """Input name without its product suffix: x_uncal.fits -> x, and x_rate.fits -> x if made as 'rate'."""
     stem = path.stem
-    for suffix in _RAW_SUFFIXES:
-        if stem.endswith(suffix):
-            return stem[: -len(suffix)]
+    for suffix in (*_RAW_SUFFIXES, *([previous_suffix] if previous_suffix else [])):
+        if stem.endswith(f"_{suffix}"):
+            return stem[: -len(suffix) - 1]
     return stem
+
+
+def _made_with_suffix(product: Any) -> str | None:
+    """The output suffix of the pipeline that made ``product``, from its provenance."""
+    import json
+
+    record = getattr(product.meta, "provenance", None)
+    definition = getattr(record, "instance", record or {}).get("pipeline", {}).get("definition")
+    return json.loads(definition).get("suffix") if definition else None
 
 
 @dataclass

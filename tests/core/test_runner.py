@@ -174,3 +174,17 @@ def test_nan_pixels_are_flagged_not_propagated_silently(demo, tmp_path):
     path = write_atomic(image, tmp_path / "nan_image.fits")
     cal = open_product(_runner(demo).run_file(path, tmp_path / "out"))
     assert cal.dq[5, 7] & DQ.DO_NOT_USE
+
+
+def test_output_names_drop_the_input_suffix(demo_session, tmp_path):
+    from pathlib import Path
+
+    from calpipe.core.runner import output_stem
+
+    assert output_stem(Path("nir_1_uncal.fits")) == "nir_1"
+    assert output_stem(Path("nir_1_rate.fits"), "rate") == "nir_1"
+    assert output_stem(Path("nir_1_rate.fits")) == "nir_1_rate"
+    # a calpipe product knows the suffix it was written with: rerunning x_cal.fits gives x_cal.fits
+    first = _runner(demo_session).run_file(demo_session.image, tmp_path / "a")
+    again = _runner(demo_session).run_file(first, tmp_path / "b")
+    assert again.name == "demo_image_cal.fits"
