@@ -52,12 +52,19 @@ def open_product(path: Path, models: dict[str, type] | None = None, error=InputD
         raise error(f"{path}: not a readable FITS product ({exc}); {_FIX}") from exc
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(model: Any, path: Path) -> Path:
     """Write ``model`` to ``path`` as FITS via a temporary file and an atomic rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model.meta.filename = path.name
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; products get the usual permissions
     try:
         with os.fdopen(fd, "wb") as f:
             model.to_fits(f)

@@ -24,19 +24,28 @@ from .store import Store
 log = logging.getLogger("calpipe")
 
 
-def ensure_initialised(store: Store, registry: Any) -> None:
-    if not store.context_numbers():
-        log.info("reference store %s is empty: building the built-in reference data", store.root)
-        init(store, registry)
+def ensure_initialised(store: Store, registry: Any, number: int | None) -> None:
+    """Install the built-in contexts needed for ``number`` (all of them for None = latest)."""
+    existing = store.context_numbers()
+    if existing and (number is None or number in existing):
+        return
+    if number is not None and number not in {rs.context for rs in registry.refsets()}:
+        return  # not a built-in context: store.load will say what exists
+    if existing and not all(store.load(n).builtin for n in existing):
+        return  # a local history: never mix built-in contexts into it (store.load explains a miss)
+    log.info("reference store %s: building the built-in reference data", store.root)
+    init(store, registry, number)
 
 
-def init(store: Store, registry: Any) -> list[Context]:
-    """Publish every built-in context the store lacks; returns the new ones."""
+def init(store: Store, registry: Any, upto: int | None = None) -> list[Context]:
+    """Publish the built-in contexts (up to number ``upto``) the store lacks; returns the new ones."""
     if store.staged():
         raise RefDataError(f"{store.staging_path}: files are staged; publish them before `refdata init`")
     existing = store.context_numbers()
     published = []
     for number, sets in groupby(registry.refsets(), key=lambda rs: rs.context):
+        if upto is not None and number > upto:
+            break
         sets = list(sets)
         if number in existing:
             if not store.load(number).builtin:

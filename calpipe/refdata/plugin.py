@@ -25,7 +25,9 @@ def calpipe_add_commands(subparsers):
     ref.add_argument("--refdata", type=Path, metavar="DIR",
                      help="reference store (default: $CALPIPE_REFDATA or the user data directory)")
     sub = ref.add_subparsers(dest="refdata_command", required=True, metavar="COMMAND")
-    sub.add_parser("init", help="build and publish the built-in reference contexts").set_defaults(func=_init)
+    init = sub.add_parser("init", help="build and publish the built-in reference contexts")
+    init.add_argument("--upto", type=int, metavar="N", help="only the built-in contexts up to number N")
+    init.set_defaults(func=_init)
     sub.add_parser("list", help="published contexts").set_defaults(func=_list)
     show = sub.add_parser("show", help="the rules of one context")
     show.add_argument("context", type=int)
@@ -70,7 +72,7 @@ def _init(args) -> int:
     from .builtin import init
 
     store = _store(args)
-    new = init(store, _registry())
+    new = init(store, _registry(), args.upto)
     print(f"{store.root}: " + (", ".join(f"published context {c.name} ({c.rationale})" for c in new)
                                or f"up to date (contexts {', '.join(map(str, store.context_numbers()))})"))
     return 0

@@ -32,7 +32,7 @@ class ContextResolver:
     def loaded(self) -> Context:
         from .builtin import ensure_initialised
 
-        ensure_initialised(self.store, self.registry)
+        ensure_initialised(self.store, self.registry, self._number)
         number = self._number if self._number is not None else self.store.context_numbers()[-1]
         self._loaded = True
         return self.store.load(number)

@@ -5,7 +5,17 @@ from calpipe.core.hookspecs import hookimpl
 
 @hookimpl
 def calpipe_steps():
+    from .assign_wcs.step import AssignWcsStep
+    from .dark_current.step import DarkCurrentStep
     from .dq_init.step import DQInitStep
     from .flat_field.step import FlatFieldStep
+    from .gain_scale.step import GainScaleStep
+    from .group_scale.step import GroupScaleStep
+    from .linearity.step import LinearityStep
+    from .photom.step import PhotomStep
+    from .refpix.step import RefPixStep
+    from .saturation.step import SaturationStep
+    from .superbias.step import SuperBiasStep
 
-    return [DQInitStep, FlatFieldStep]
+    return [AssignWcsStep, DarkCurrentStep, DQInitStep, FlatFieldStep, GainScaleStep, GroupScaleStep,
+            LinearityStep, PhotomStep, RefPixStep, SaturationStep, SuperBiasStep]

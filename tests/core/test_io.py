@@ -72,3 +72,14 @@ def test_write_replaces_existing_product_whole(tmp_path):
     write_atomic(ImageModel(data=np.full((4, 4), 7, np.float32)), target)
     assert open_product(target).data[0, 0] == 7
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.fits"]
+
+
+def test_products_get_the_usual_permissions(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        path = write_atomic(ImageModel(data=np.zeros((2, 2), np.float32)), tmp_path / "p.fits")
+    finally:
+        os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o644

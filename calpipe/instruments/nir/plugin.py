@@ -25,3 +25,51 @@ def calpipe_instruments():
 @hookimpl
 def calpipe_reftypes():
     return [RefType("nir", name, ("DETECTOR",), text) for name, text in REFTYPES.items()]
+
+
+@hookimpl
+def calpipe_refsets():
+    from .refs import build
+
+    return [RefSet("nir", 2, build)]
+
+
+@hookimpl
+def calpipe_add_sim_commands(subparsers):
+    import argparse
+    from pathlib import Path
+
+    def positive(text: str) -> int:
+        if not text.isdigit() or int(text) < 1:
+            raise argparse.ArgumentTypeError(f"expected a positive integer, got '{text}'")
+        return int(text)
+
+    # Values are checked by the simulator (exit 2 with the allowed ones): listing must not import numpy.
+    sim = subparsers.add_parser(
+        "nir", help="a raw MULTIACCUM exposure (uint16 ramps) and its truth",
+        description="Simulate a nir exposure through the detector model; writes "
+                    "nir_<program>_<visit>_<exposure>_uncal.fits and ..._truth.asdf and prints their paths.")
+    sim.add_argument("-o", "--output-dir", type=Path, required=True, metavar="DIR")
+    sim.add_argument("--readpatt", default="MEDIUM8", metavar="PATTERN",
+                     help="RAPID, BRIGHT1, BRIGHT2, SHALLOW2, SHALLOW4, MEDIUM2, MEDIUM8, DEEP2 or DEEP8 "
+                          "(default MEDIUM8)")
+    sim.add_argument("--ngroups", type=positive, default=10, help="groups per integration (default 10)")
+    sim.add_argument("--nints", type=positive, default=1, help="integrations (default 1)")
+    sim.add_argument("--subarray", default="256", metavar="SIZE",
+                     help="FULL, or the side of a centred square subarray without reference pixels "
+                          "(default 256)")
+    sim.add_argument("--seed", type=int, default=0, help="seed of sky, noise and cosmic rays (default 0)")
+    sim.add_argument("--noiseless", action="store_true",
+                     help="no Poisson or read noise, no reference drift, no cosmic rays")
+    sim.add_argument("--no-cosmic-rays", action="store_true", help="leave cosmic rays out")
+    sim.add_argument("--sky", type=float, default=0.2, help="uniform background [MJy/sr] (default 0.2)")
+    sim.add_argument("--program", default="00001")
+    sim.add_argument("--visit", default="001")
+    sim.add_argument("--exposure", default="00001")
+    sim.set_defaults(func=_sim)
+
+
+def _sim(args) -> int:
+    from .simulate import run
+
+    return run(args)

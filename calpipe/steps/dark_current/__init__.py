@@ -1,0 +1,1 @@
+"""dark_current: subtract the dark charge accumulated by each group's mean read time."""

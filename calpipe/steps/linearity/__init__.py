@@ -1,0 +1,1 @@
+"""linearity: correct the detector's non-linear response with a per-pixel polynomial."""

@@ -1,0 +1,1 @@
+"""photom: convert rates in DN/s to surface brightness in MJy/sr."""

@@ -1,0 +1,66 @@
+"""Step class for refpix."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from calpipe.core.errors import InputDataError
+from calpipe.core.params import Params
+from calpipe.core.step import Step
+
+
+class RefPixStep(Step):
+    """Subtract amplifier offsets (top/bottom reference rows) and row drift (side reference columns).
+
+    Only full-frame (2048×2048) data carry the reference-pixel border the
+    correction needs; any other product is returned unchanged (the runner still
+    records the step as run, which is true: there was nothing to correct with).
+    """
+
+    name = "refpix"
+    version = "1.0.0"
+    reftypes = ()
+
+    class Params(Params):
+        odd_even_columns: bool = Field(True, description="separate offsets for odd and even columns "
+                                                         "of each amplifier")
+        use_side_ref_pixels: bool = Field(True, description="also remove row drift (1/f noise) "
+                                                            "measured on the side reference columns")
+        side_smoothing_length: int = Field(11, ge=1, description="rows in the running median of the "
+                                                                 "side reference columns (odd)")
+        side_gain: float = Field(1.0, ge=0.0, description="fraction of the side-column drift subtracted")
+
+        @field_validator("side_smoothing_length")
+        @classmethod
+        def _odd(cls, value: int) -> int:
+            if value % 2 == 0:
+                raise ValueError(f"must be odd (a window centred on its row), e.g. {value + 1}")
+            return value
+
+    def process(self, product, refs, params):
+        from calpipe.core.models.dqflags import DQ
+
+        from .algorithm import FULL_FRAME, correct_refpix
+
+        data, _, pixeldq = _ramp_arrays(product, self.name)
+        if data.shape[-2:] != FULL_FRAME:
+            return product  # subarray: no reference border to measure
+        correct_refpix(data, (pixeldq & DQ.BAD_REF_PIXEL) != 0, odd_even=params.odd_even_columns,
+                       use_side=params.use_side_ref_pixels, side_smoothing=params.side_smoothing_length,
+                       side_gain=params.side_gain)
+        return product
+
+
+def _ramp_arrays(product, step: str):
+    """(data, groupdq, pixeldq) of a float ramp product, creating empty DQ planes if absent."""
+    import numpy as np
+
+    data = product.data
+    if data is None or data.ndim != 4 or data.dtype.kind != "f":
+        raise InputDataError(f"{product.meta.filename}: {step} needs float ramps (nints, ngroups, ny, nx); "
+                             "run group_scale first")
+    if product.groupdq is None:
+        product.groupdq = np.zeros(data.shape, np.uint8)
+    if product.pixeldq is None:
+        product.pixeldq = np.zeros(data.shape[-2:], np.uint32)
+    return data, product.groupdq, product.pixeldq

@@ -1,0 +1,1 @@
+"""saturation: flag saturated groups (and their neighbours) and groups at the A/D floor."""

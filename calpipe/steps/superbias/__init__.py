@@ -1,0 +1,1 @@
+"""superbias: subtract the per-pixel bias level from every group."""

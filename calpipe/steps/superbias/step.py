@@ -1,0 +1,45 @@
+"""Step class for superbias."""
+
+from __future__ import annotations
+
+from calpipe.core.errors import InputDataError, RefDataError
+from calpipe.core.step import Step
+
+
+class SuperBiasStep(Step):
+    """Subtract the bias map from every group; pixels without a bias value are flagged DO_NOT_USE."""
+
+    name = "superbias"
+    version = "1.0.0"
+    reftypes = ("superbias",)
+
+    def process(self, product, refs, params):
+        from ..subarray import cutout
+        from .algorithm import subtract_bias
+
+        data, _, pixeldq = _ramp_arrays(product, self.name)
+        ref = refs["superbias"]
+        if ref.data is None:
+            raise RefDataError(f"{ref.meta.filename}: superbias reference has no SCI array")
+        try:
+            ref_dq = None if ref.dq is None else cutout(ref.dq, product)
+            subtract_bias(data, pixeldq, cutout(ref.data, product), ref_dq)
+        except ValueError as exc:
+            raise RefDataError(f"{ref.meta.filename}: {exc} (use a superbias for this "
+                               "detector/subarray)") from exc
+        return product
+
+
+def _ramp_arrays(product, step: str):
+    """(data, groupdq, pixeldq) of a float ramp product, creating empty DQ planes if absent."""
+    import numpy as np
+
+    data = product.data
+    if data is None or data.ndim != 4 or data.dtype.kind != "f":
+        raise InputDataError(f"{product.meta.filename}: {step} needs float ramps (nints, ngroups, ny, nx); "
+                             "run group_scale first")
+    if product.groupdq is None:
+        product.groupdq = np.zeros(data.shape, np.uint8)
+    if product.pixeldq is None:
+        product.pixeldq = np.zeros(data.shape[-2:], np.uint32)
+    return data, product.groupdq, product.pixeldq
