@@ -14,10 +14,11 @@ class DarkCurrentStep(Step):
     reftypes = ("dark",)
 
     def process(self, product, refs, params):
+        from ..arrays import ramp_arrays
         from ..subarray import cutout
         from .algorithm import group_times, subtract_dark
 
-        data, _, pixeldq = _ramp_arrays(product, self.name)
+        data, _, pixeldq = ramp_arrays(product, self.name)
         exposure = product.meta.exposure
         for keyword, value in (("TFRAME", exposure.frame_time), ("NFRAMES", exposure.nframes),
                                ("GROUPGAP", exposure.groupgap)):
@@ -40,17 +41,3 @@ class DarkCurrentStep(Step):
                                "detector/subarray)") from exc
         return product
 
-
-def _ramp_arrays(product, step: str):
-    """(data, groupdq, pixeldq) of a float ramp product, creating empty DQ planes if absent."""
-    import numpy as np
-
-    data = product.data
-    if data is None or data.ndim != 4 or data.dtype.kind != "f":
-        raise InputDataError(f"{product.meta.filename}: {step} needs float ramps (nints, ngroups, ny, nx); "
-                             "run group_scale first")
-    if product.groupdq is None:
-        product.groupdq = np.zeros(data.shape, np.uint8)
-    if product.pixeldq is None:
-        product.pixeldq = np.zeros(data.shape[-2:], np.uint32)
-    return data, product.groupdq, product.pixeldq

@@ -21,6 +21,7 @@ class FlatFieldStep(Step):
                                 description="flat values at or below this are unusable (flagged)")
 
     def process(self, product, refs, params):
+        from ..arrays import optional
         from .algorithm import apply_flat
 
         flat = refs["flat"]
@@ -30,8 +31,8 @@ class FlatFieldStep(Step):
         dq = product.dq if product.dq is not None else (product.data * 0).astype("uint32")
         try:
             out = apply_flat(product.data, err, dq, _cut(flat.data, product), _cut(flat.err, product),
-                             _cut(flat.dq, product), _optional(product, "var_poisson"),
-                             _optional(product, "var_rnoise"), params.min_flat)
+                             _cut(flat.dq, product), optional(product, "var_poisson"),
+                             optional(product, "var_rnoise"), params.min_flat)
         except ValueError as exc:
             raise RefDataError(
                 f"{flat.meta.filename}: {exc} (use a flat for this detector/subarray)") from exc
@@ -49,6 +50,3 @@ def _cut(array, product):
 
     return None if array is None else cutout(array, product)
 
-
-def _optional(product, name: str):
-    return getattr(product, name) if product.hasattr(name) else None

@@ -14,6 +14,7 @@ class GainScaleStep(Step):
     reftypes = ()
 
     def process(self, product, refs, params):
+        from ..arrays import optional
         from .algorithm import scale_image
 
         factor = product.meta.exposure.gain_factor
@@ -24,10 +25,7 @@ class GainScaleStep(Step):
                                  "(must be > 0; fix the exposure keywords)")
         if product.data is None:
             raise InputDataError(f"{product.meta.filename}: gain_scale needs a SCI array")
-        scale_image(factor, product.data, _optional(product, "err"),
-                    (_optional(product, "var_poisson"), _optional(product, "var_rnoise")))
+        scale_image(factor, product.data, optional(product, "err"),
+                    (optional(product, "var_poisson"), optional(product, "var_rnoise")))
         return product
 
-
-def _optional(product, name: str):
-    return getattr(product, name) if product.hasattr(name) else None

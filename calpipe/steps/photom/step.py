@@ -16,6 +16,7 @@ class PhotomStep(Step):
     reftypes = ("photom",)
 
     def process(self, product, refs, params):
+        from ..arrays import optional
         from .algorithm import convert
 
         ref = refs["photom"]
@@ -33,14 +34,11 @@ class PhotomStep(Step):
                                  "it twice (give the rate product in DN/s)")
         if product.data is None or product.data.ndim != 2:
             raise InputDataError(f"{product.meta.filename}: photom needs a 2-D rate image")
-        convert(values["conversion_megajanskys"], product.data, _optional(product, "err"),
-                (_optional(product, "var_poisson"), _optional(product, "var_rnoise")))
+        convert(values["conversion_megajanskys"], product.data, optional(product, "err"),
+                (optional(product, "var_poisson"), optional(product, "var_rnoise")))
         product.meta.photometry.conversion_megajanskys = values["conversion_megajanskys"]
         product.meta.photometry.pixelarea_steradians = values["pixelarea_steradians"]
         product.meta.bunit_data = "MJy/sr"
         product.meta.bunit_err = "MJy/sr"
         return product
 
-
-def _optional(product, name: str):
-    return getattr(product, name) if product.hasattr(name) else None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from calpipe.core.errors import InputDataError
 from calpipe.core.params import Params
 from calpipe.core.step import Step
 
@@ -40,9 +39,10 @@ class RefPixStep(Step):
     def process(self, product, refs, params):
         from calpipe.core.models.dqflags import DQ
 
+        from ..arrays import ramp_arrays
         from .algorithm import FULL_FRAME, correct_refpix
 
-        data, _, pixeldq = _ramp_arrays(product, self.name)
+        data, _, pixeldq = ramp_arrays(product, self.name)
         if data.shape[-2:] != FULL_FRAME:
             return product  # subarray: no reference border to measure
         correct_refpix(data, (pixeldq & DQ.BAD_REF_PIXEL) != 0, odd_even=params.odd_even_columns,
@@ -50,17 +50,3 @@ class RefPixStep(Step):
                        side_gain=params.side_gain)
         return product
 
-
-def _ramp_arrays(product, step: str):
-    """(data, groupdq, pixeldq) of a float ramp product, creating empty DQ planes if absent."""
-    import numpy as np
-
-    data = product.data
-    if data is None or data.ndim != 4 or data.dtype.kind != "f":
-        raise InputDataError(f"{product.meta.filename}: {step} needs float ramps (nints, ngroups, ny, nx); "
-                             "run group_scale first")
-    if product.groupdq is None:
-        product.groupdq = np.zeros(data.shape, np.uint8)
-    if product.pixeldq is None:
-        product.pixeldq = np.zeros(data.shape[-2:], np.uint32)
-    return data, product.groupdq, product.pixeldq

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from calpipe.core.errors import InputDataError, RefDataError
+from calpipe.core.errors import RefDataError
 from calpipe.core.params import Params
 from calpipe.core.step import Step
 
@@ -21,10 +21,11 @@ class SaturationStep(Step):
                                                          "of a saturated pixel (charge spill)")
 
     def process(self, product, refs, params):
+        from ..arrays import ramp_arrays
         from ..subarray import cutout
         from .algorithm import flag_saturation
 
-        data, groupdq, pixeldq = _ramp_arrays(product, self.name)
+        data, groupdq, pixeldq = ramp_arrays(product, self.name)
         ref = refs["saturation"]
         if ref.data is None:
             raise RefDataError(f"{ref.meta.filename}: saturation reference has no SCI array")
@@ -36,17 +37,3 @@ class SaturationStep(Step):
                                "detector/subarray)") from exc
         return product
 
-
-def _ramp_arrays(product, step: str):
-    """(data, groupdq, pixeldq) of a float ramp product, creating empty DQ planes if absent."""
-    import numpy as np
-
-    data = product.data
-    if data is None or data.ndim != 4 or data.dtype.kind != "f":
-        raise InputDataError(f"{product.meta.filename}: {step} needs float ramps (nints, ngroups, ny, nx); "
-                             "run group_scale first")
-    if product.groupdq is None:
-        product.groupdq = np.zeros(data.shape, np.uint8)
-    if product.pixeldq is None:
-        product.pixeldq = np.zeros(data.shape[-2:], np.uint32)
-    return data, product.groupdq, product.pixeldq
