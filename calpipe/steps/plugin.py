@@ -11,11 +11,13 @@ def calpipe_steps():
     from .flat_field.step import FlatFieldStep
     from .gain_scale.step import GainScaleStep
     from .group_scale.step import GroupScaleStep
+    from .jump.step import JumpStep
     from .linearity.step import LinearityStep
     from .photom.step import PhotomStep
+    from .ramp_fit.step import RampFitStep
     from .refpix.step import RefPixStep
     from .saturation.step import SaturationStep
     from .superbias.step import SuperBiasStep
 
     return [AssignWcsStep, DarkCurrentStep, DQInitStep, FlatFieldStep, GainScaleStep, GroupScaleStep,
-            LinearityStep, PhotomStep, RefPixStep, SaturationStep, SuperBiasStep]
+            JumpStep, LinearityStep, PhotomStep, RampFitStep, RefPixStep, SaturationStep, SuperBiasStep]

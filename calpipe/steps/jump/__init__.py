@@ -1,0 +1,1 @@
+"""jump: flag cosmic-ray jumps in up-the-ramp groups by two-point differences."""
