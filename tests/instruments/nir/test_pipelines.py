@@ -143,3 +143,27 @@ def test_jumps_found_against_truth(tmp_path):
     clean = ~grow & ((ramp.pixeldq & DQ.DO_NOT_USE) == 0)
     false_per_pixel = jumps[:, clean].sum() / clean.sum()
     assert false_per_pixel <= ramp.meta.exposure.ngroups * 6e-5 * 3  # 3x margin for small-number noise
+
+
+@pytest.mark.slow
+def test_refpix_removes_amplifier_drifts_on_a_full_frame(tmp_path):
+    """Same noiseless exposure with and without reference-pixel drifts: after refpix they agree."""
+    pipe = tmp_path / "to_refpix.yaml"
+    pipe.write_text("name: to_refpix\nversion: 1.0.0\ninstrument: nir\ninput: 1\noutput: 1\nrefdata: 2\n"
+                    "imports:\n  - pipeline: nir_detector1\n"
+                    "    include: [group_scale, dq_init, saturation, superbias, refpix]\n")
+    products = []
+    for drift in (True, False):
+        sim = simulate(tmp_path / f"raw{drift}", readpatt="RAPID", ngroups=3, subarray="FULL", seed=2,
+                       noiseless=True, refdrift=drift, sources=[], sky=1.0)
+        _run(str(pipe), [sim.raw], tmp_path / f"out{drift}")
+        products.append(open_product(tmp_path / f"out{drift}" / sim.raw.name.replace("_uncal", "_to_refpix")))
+    with_drift, without = products
+    science = (with_drift.pixeldq & DQ.REFERENCE_PIXEL) == 0
+    sigma_read = float(np.median(detector_maps().readnoise))
+    diff = (with_drift.data - without.data)[0][:, science]
+    assert np.abs(diff.mean(axis=1)).max() < 0.3 * sigma_read  # per group, whole detector
+    for amp in range(4):
+        cols = slice(4 + 512 * amp, 512 * (amp + 1) - 4)
+        resid = (with_drift.data - without.data)[0, :, 4:-4, cols]
+        assert np.abs(resid.mean(axis=(1, 2))).max() < 0.3 * sigma_read
