@@ -247,6 +247,33 @@ class ResolvedPipeline:
             "steps": [s.definition() for s in self.steps],
         }
 
+    @classmethod
+    def from_definition(cls, definition: dict[str, Any], registry: Registry, source: str) -> ResolvedPipeline:
+        """Rebuild a run's pipeline from its frozen definition: the same step versions and parameters.
+
+        Raises UsageError naming every step version that is no longer registered
+        and every parameter the registered class no longer accepts.
+        """
+        problems = []
+        pipeline = cls(definition["name"], definition["version"], definition.get("description", ""),
+                       definition.get("instrument"), definition["input"], definition["output"],
+                       definition["suffix"], definition.get("refdata"), source)
+        for s in definition["steps"]:
+            try:
+                step = registry.step(s["step"], s["version"])
+            except LookupError as exc:
+                problems.append(f"step '{s['id']}': {exc}; install the calpipe release that had it")
+                continue
+            params, errors = params_mod.validate(step.Params, s["params"])
+            problems += [f"step '{s['id']}': {e.message}" for e in errors]
+            if params is not None:
+                pipeline.steps.append(ResolvedStep(s["id"], step, params, dict.fromkeys(s["params"], source),
+                                                   s.get("skip", False)))
+        if problems:
+            raise UsageError(f"{source}: cannot rebuild pipeline {pipeline.name} {pipeline.version}:\n  "
+                             + "\n  ".join(problems))
+        return pipeline
+
     def canonical_json(self) -> str:
         """The definition as canonical JSON: the exact text embedded in provenance and hashed."""
         return json.dumps(self.definition(), sort_keys=True, separators=(",", ":"))
