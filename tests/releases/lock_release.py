@@ -1,0 +1,99 @@
+"""Lock a pipeline release: freeze its definition hash and the sha256 of its output on a tiny input.
+
+    python tests/releases/lock_release.py NAME@VERSION [...]
+
+Run it once, when a release is published. It never rewrites an existing lock:
+a released pipeline whose output changes must become a new release instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).parent
+LOCKS = HERE / "locks.json"
+INPUTS = HERE / "inputs"
+
+
+def array_digests(path: Path) -> dict[str, str]:
+    """sha256 of SCI, ERR and DQ as little-endian bytes, independent of FITS byte order."""
+    from calpipe.core.io import open_product
+
+    product = open_product(path)
+    out = {}
+    for label, attr in (("SCI", "data"), ("ERR", "err"), ("DQ", "dq")):
+        array = np.asarray(getattr(product, attr))
+        out[label] = hashlib.sha256(array.astype(array.dtype.newbyteorder("<")).tobytes()).hexdigest()
+    return out
+
+
+def run(release: str, source: Path, out_dir: Path) -> Path:
+    """The release's product from ``source``, with the release's own reference context."""
+    from calpipe.core.cli.strun import main as strun
+
+    if strun([release, str(source), "-o", str(out_dir), "-q"]) != 0:
+        raise RuntimeError(f"{release} failed on {source}")
+    [product] = [p for p in out_dir.glob("*.fits") if p.name != source.name]
+    return product
+
+
+def _generic_image2(tmp: Path) -> Path:
+    from calpipe.instruments.demo.simulate import make_demo_data
+
+    return make_demo_data(tmp, seed=1).image
+
+
+def _nir_detector1(tmp: Path) -> Path:
+    from calpipe.instruments.nir.simulate import simulate
+
+    return simulate(tmp, readpatt="BRIGHT2", ngroups=5, subarray=32, seed=1, sky=5.0).raw
+
+
+def _nir_image2(tmp: Path) -> Path:
+    return run("nir_detector1@1.0.0", INPUTS / "nir_detector1-1.0.0.fits", tmp / "rate")
+
+
+# How to make the tiny input of each pipeline: add one when a new pipeline is first released.
+RECIPES: dict[str, Callable[[Path], Path]] = {
+    "generic_image2": _generic_image2,
+    "nir_detector1": _nir_detector1,
+    "nir_image2": _nir_image2,
+}
+
+
+def lock(release: str) -> dict[str, object]:
+    from calpipe.core.pipeline import resolve
+    from calpipe.core.registry import get_registry
+
+    name, _, version = release.partition("@")
+    pipeline = resolve(release, get_registry())
+    with tempfile.TemporaryDirectory() as tmp:
+        source = INPUTS / f"{name}-{version}.fits"
+        if not source.exists():
+            source.write_bytes(RECIPES[name](Path(tmp)).read_bytes())
+        product = run(release, source, Path(tmp) / "out")
+        return {"definition_sha256": pipeline.sha256(), "input": source.name,
+                "outputs": array_digests(product)}
+
+
+def main(releases: list[str]) -> int:
+    locks = json.loads(LOCKS.read_text()) if LOCKS.exists() else {}
+    for release in releases:
+        if release in locks:
+            print(f"{release} is already locked; a changed release must be published as a new version")
+            return 1
+        locks[release] = lock(release)
+        print(f"locked {release}")
+    LOCKS.write_text(json.dumps(dict(sorted(locks.items())), indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
