@@ -24,18 +24,23 @@ def open_product(path: Path, models: dict[str, type] | None = None, error=InputD
     """Open a calpipe FITS product as the model class named by its DATAMODL keyword."""
     from astropy.io import fits
     from astropy.utils.exceptions import AstropyUserWarning
+    from stdatamodels.validate import ValidationWarning
 
     if models is None:
         from .registry import get_registry
 
         models = get_registry().models
     path = Path(path)
+    if path.is_dir():
+        raise error(f"{path}: is a directory, not a FITS product")
     if not path.is_file():
         raise error(f"{path}: file not found (check the path)")
     try:
         with warnings.catch_warnings():
-            # astropy only warns about truncation; a truncated product is bad input.
+            # astropy only warns about truncation, stdatamodels about values its schema
+            # refuses (then silently drops them): both are bad input.
             warnings.simplefilter("error", AstropyUserWarning)
+            warnings.simplefilter("error", ValidationWarning)
             with fits.open(path, memmap=False, lazy_load_hdus=False) as hdul:
                 for hdu in hdul:
                     _ = hdu.data
@@ -48,7 +53,7 @@ def open_product(path: Path, models: dict[str, type] | None = None, error=InputD
                     hint = did_you_mean(model_type, list(models)) or "install the plugin that defines it"
                     raise error(f"{path}: DATAMODL = '{model_type}' is not a known product type ({hint})")
                 return cls(hdul)
-    except (OSError, ValueError, TypeError, AstropyUserWarning) as exc:
+    except (OSError, ValueError, TypeError, AstropyUserWarning, ValidationWarning) as exc:
         raise error(f"{path}: not a readable FITS product ({exc}); {_FIX}") from exc
 
 

@@ -324,7 +324,7 @@ class _Resolver:
         candidate = Path(ref)
         if relative_to is not None and not candidate.is_absolute():
             candidate = relative_to.parent / candidate
-        if ref.endswith((".yaml", ".yml")) or candidate.exists():
+        if ref.endswith((".yaml", ".yml")) or "/" in ref:  # a name is never taken for a stray file
             return candidate
         name, _, version = ref.partition("@")
         return self.registry.pipeline_file(name, version or None).path
@@ -408,9 +408,14 @@ def resolve(ref: str, registry: Registry, overrides: Overrides | None = None) ->
     spec, _doc, entries, parameters = loaded
     by_id = {e.id: e for e in entries}
 
+    defined = set(parameters)
     if overrides.config is not None:
-        _apply_config(overrides.config, by_id, parameters, r.problems)
+        _apply_config(overrides.config, by_id, parameters, r.problems, defined)
     for name, value in overrides.parameters.items():
+        if name not in defined:
+            r.problems.append(Problem("command line", None, f"--set {name}: {spec.name} has no pipeline "
+                                      f"parameter '{name}'", did_you_mean(name, list(defined))
+                                      or "set a step parameter with --set ID.PARAM=VALUE"))
         parameters[name] = (value, "command line")
     for sid, values in overrides.step_params.items():
         if sid not in by_id:
@@ -486,7 +491,8 @@ def _substitute(value: Any, parameters: dict[str, tuple[Any, str]], e: _Entry, k
     return _SUBST.sub(lambda m: str(parameters[m.group(1)][0]), value)
 
 
-def _apply_config(path: Path, by_id: dict[str, _Entry], parameters: dict, problems: list[Problem]) -> None:
+def _apply_config(path: Path, by_id: dict[str, _Entry], parameters: dict, problems: list[Problem],
+                  defined: set[str]) -> None:
     doc = load_yaml(path, problems)
     if doc is None:
         return
@@ -494,6 +500,9 @@ def _apply_config(path: Path, by_id: dict[str, _Entry], parameters: dict, proble
     if spec is None:
         return
     for name, value in spec.parameters.items():
+        if name not in defined:
+            problems.append(doc.problem(("parameters", name), f"the pipeline has no parameter '{name}'",
+                                        did_you_mean(name, list(defined))))
         parameters[name] = (value, f"config {path}:{doc.line(('parameters', name))}")
     for sid, values in spec.steps.items():
         if sid not in by_id:
@@ -507,11 +516,11 @@ def _apply_config(path: Path, by_id: dict[str, _Entry], parameters: dict, proble
 
 def _at(source: str | None, fallback: Problem, message: str, hint: str | None) -> Problem:
     """A problem at 'file:line' taken from a parameter's source, else at the step entry."""
-    if source and ":" in source and not source.startswith("command line"):
+    if source and ":" in source and not source.startswith("command line"):  # file:line [via ${x}]
         file, _, rest = source.removeprefix("config ").rpartition(":")
         line = rest.split()[0]
         return Problem(file, int(line) if line.isdigit() else None, message, hint)
-    if source == "command line":
+    if source and source.startswith("command line"):
         return Problem("command line", None, message, hint)
     return _replace(fallback, message, hint)
 

@@ -22,7 +22,7 @@ from .. import __version__
 STATUS_COMPLETE = "COMPLETE"
 STATUS_SKIPPED = "SKIPPED"
 STATUS_FAILED = "FAILED"
-_SOFTWARE = ("numpy", "astropy", "asdf", "stdatamodels", "pluggy", "pydantic")
+_SOFTWARE = ("numpy", "astropy", "asdf", "stdatamodels", "pluggy", "pydantic", "numba", "llvmlite")
 _CHUNK = 1 << 20
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from .errors import CalpipeError, InputDataError, RefDataError, StepFailedError
+from .errors import CalpipeError, InputDataError, RefDataError, StepFailedError, UsageError
 from .pipeline import ResolvedPipeline
 from .provenance import (
     STATUS_COMPLETE,
@@ -113,8 +113,13 @@ class Runner:
     def check_input(self, model: Any, name: str) -> None:
         """Refuse products the pipeline was not made for, naming the keyword at fault."""
         p = self.pipeline
+        if getattr(model.meta, "reftype", None) is not None or model.data_level is None:
+            raise InputDataError(f"{name}: a {type(model).__name__} (REFTYPE {model.meta.reftype}) is a "
+                                 "reference file, not a product to calibrate")
+        if model.data is None:
+            raise InputDataError(f"{name}: no SCI array (the file is incomplete; regenerate it)")
         level = model.meta.data_level
-        if level is not None and level != p.input_level:
+        if level is None or level != p.input_level:
             raise InputDataError(f"{name}: DATALVL = {level}, but pipeline {p.name} takes level "
                                  f"{p.input_level} products (choose the pipeline for this level)")
         if p.instrument:
@@ -145,9 +150,11 @@ class Runner:
             if key not in self._ref_cache:
                 model = open_product(ref.path, self.models, error=RefDataError)
                 declared = getattr(model.meta, "reftype", None)
-                if declared is not None and declared != reftype:
-                    raise RefDataError(f"{ref.path}: REFTYPE = '{declared}' but it was given as "
-                                       f"'{reftype}' (pass a {reftype} reference file)")
+                if declared != reftype:
+                    what = (f"REFTYPE = '{declared}'" if declared
+                            else f"a {type(model).__name__}, not a reference file")
+                    raise RefDataError(f"{ref.path}: {what}, but it was given as '{reftype}' "
+                                       f"(pass a {reftype} reference file)")
                 use = RefUse(reftype, ref.name or ref.path.name, digest, ref.overridden)
                 self._ref_cache[key] = LoadedRef(use, model)
             refs[reftype] = self._ref_cache[key]
@@ -205,13 +212,16 @@ class Runner:
         self.check_input(product, path.name)
         inputs = [input_summary(path.name, digest, product)]
         stem = output_stem(path, _made_with_suffix(product))
+        out = Path(output_dir) / f"{stem}_{self.pipeline.suffix}.fits"
+        if out.resolve() == path.resolve():
+            raise UsageError(f"{path}: the output {out.name} would overwrite this input; "
+                             "choose another output directory (-o)")
 
         def save(partial: RunResult, step_id: str) -> None:
             partial.product = partial.product.copy()
             write_atomic(self.finish(partial, inputs), Path(output_dir) / f"{stem}_{step_id}.fits")
 
         result = self.run_product(product, path.name, save, save_intermediates)
-        out = Path(output_dir) / f"{stem}_{self.pipeline.suffix}.fits"
         write_atomic(self.finish(result, inputs), out)
         log.info("wrote %s", out)
         return out
@@ -247,13 +257,21 @@ class Outcome:
 
 
 def run_one(runner: Runner, path: Path, output_dir: Path, save_intermediates: bool) -> Outcome:
+    """One input; every failure becomes an Outcome, so one bad input never stops a batch."""
     try:
         return Outcome(path, runner.run_file(path, output_dir, save_intermediates))
     except CalpipeError as exc:
         return Outcome(path, error=str(exc), exit_code=exc.exit_code)
+    except Exception as exc:
+        return Outcome(path, error=f"internal error: {type(exc).__name__}: {exc}", exit_code=1)
 
 
 _worker_runner: Runner | None = None
+
+
+def _start_worker(make_runner: Callable[[], Runner]) -> None:
+    global _worker_runner
+    _worker_runner = make_runner()
 
 
 def _run_in_worker(path: Path, output_dir: Path, save_intermediates: bool) -> Outcome:
@@ -262,29 +280,47 @@ def _run_in_worker(path: Path, output_dir: Path, save_intermediates: bool) -> Ou
 
 
 def run_many(runner: Runner, inputs: Iterable[Path], output_dir: Path, jobs: int = 1,
-             save_intermediates: bool = False, progress: Callable[[Outcome], None] | None = None
-             ) -> list[Outcome]:
-    """Run every input (in ``jobs`` processes); failures are collected, not raised."""
+             save_intermediates: bool = False, progress: Callable[[Outcome], None] | None = None,
+             make_runner: Callable[[], Runner] | None = None) -> list[Outcome]:
+    """Run every input, in ``jobs`` processes if more than one; failures are collected, not raised.
+
+    Workers are spawned, not forked (numba's OpenMP runtime does not survive a
+    fork), and build their runner with ``make_runner``, a picklable factory that
+    must pin everything the parent settled (e.g. the reference context).
+    """
     inputs = list(inputs)
     outcomes: list[Outcome] = []
-    if jobs <= 1 or len(inputs) <= 1:
+    if jobs <= 1 or len(inputs) <= 1 or make_runner is None:
         for path in inputs:
             outcomes.append(run_one(runner, path, output_dir, save_intermediates))
             if progress:
                 progress(outcomes[-1])
         return outcomes
     import multiprocessing
+    import os
     from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
 
-    # fork: workers inherit the loaded registry and runner instead of rebuilding them.
-    global _worker_runner
-    _worker_runner = runner
-    ctx = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-        futures = [pool.submit(_run_in_worker, p, output_dir, save_intermediates) for p in inputs]
-        for future in as_completed(futures):
-            outcomes.append(future.result())
-            if progress:
-                progress(outcomes[-1])
+    # numba would start one thread per core in every worker: share the cores instead
+    threads = str(max(1, (os.cpu_count() or 1) // jobs))
+    previous = os.environ.get("NUMBA_NUM_THREADS")
+    os.environ["NUMBA_NUM_THREADS"] = threads
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_start_worker, initargs=(make_runner,)) as pool:
+            futures = {pool.submit(_run_in_worker, p, output_dir, save_intermediates): p for p in inputs}
+            for future in as_completed(futures):
+                try:
+                    outcome = future.result()
+                except BrokenProcessPool as exc:
+                    outcome = Outcome(futures[future], error=f"worker process died: {exc}", exit_code=1)
+                outcomes.append(outcome)
+                if progress:
+                    progress(outcome)
+    finally:
+        if previous is None:
+            os.environ.pop("NUMBA_NUM_THREADS", None)
+        else:
+            os.environ["NUMBA_NUM_THREADS"] = previous
     order = {p: i for i, p in enumerate(inputs)}
     return sorted(outcomes, key=lambda o: order[o.input])

@@ -69,18 +69,22 @@ def affected(a: Context, b: Context, rows: Iterable[dict[str, str]],
         selectors = tuple(dict.fromkeys((*(ta.selectors if ta else ()), *(tb.selectors if tb else ()))))
         pickers[key] = (selectors, _Candidates(ta.rules if ta else []), _Candidates(tb.rules if tb else []))
     out = []
-    for row in rows:
-        instrument = row["INSTRUME"].lower()
-        when = None
-        for reftype in reftypes_of(row.get("pipeline", "")):
-            entry = pickers.get((instrument, reftype))
-            if entry is None:
-                continue
-            selectors, in_a, in_b = entry
-            when = when or parse_time(row["DATE-OBS"])
-            key = tuple(row.get(k) for k in selectors)
-            old, new = in_a.pick(key, row, when), in_b.pick(key, row, when)
-            if old != new:
-                out.append(Affected(row["dataset"], reftype, old.name if old else None,
-                                    new.name if new else None))
+    for line, row in enumerate(rows, start=2):  # line 1 is the header
+        try:
+            instrument = row["INSTRUME"].lower()
+            when = None
+            for reftype in reftypes_of(row.get("pipeline", "")):
+                entry = pickers.get((instrument, reftype))
+                if entry is None:
+                    continue
+                selectors, in_a, in_b = entry
+                when = when or parse_time(row["DATE-OBS"])
+                key = tuple(row.get(k) for k in selectors)
+                old, new = in_a.pick(key, row, when), in_b.pick(key, row, when)
+                if old != new:
+                    out.append(Affected(row["dataset"], reftype, old.name if old else None,
+                                        new.name if new else None))
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise UsageError(f"catalog line {line}: {exc} (every row needs dataset, INSTRUME and an ISO "
+                             "DATE-OBS)") from None
     return out

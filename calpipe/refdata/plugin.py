@@ -39,6 +39,7 @@ def calpipe_add_commands(subparsers):
     add = sub.add_parser("add", help="stage reference files for the next context")
     add.add_argument("files", type=Path, nargs="+")
     add.set_defaults(func=_add)
+    sub.add_parser("unstage", help="forget the staged files").set_defaults(func=_unstage)
     pub = sub.add_parser("publish", help="publish the staged files as a new context")
     pub.add_argument("--rationale", required=True, help="why this context exists")
     pub.add_argument("--author", default="", help="who publishes it")
@@ -127,6 +128,12 @@ def _add(args) -> int:
         entry = store.add(path, _registry().reftypes)
         print(f"staged {entry['name']} as {entry['instrument']}/{entry['reftype']} "
               f"({entry['sha256'][:16]}…, use after {entry['useafter']})")
+    return 0
+
+
+def _unstage(args) -> int:
+    dropped = _store(args).unstage()
+    print(f"unstaged {len(dropped)} file(s)" + "".join(f"\n  {e['name']}" for e in dropped))
     return 0
 
 

@@ -37,6 +37,10 @@ class ContextResolver:
         self._loaded = True
         return self.store.load(number)
 
+    def pin(self) -> int:
+        """Settle (and install if built-in) the context now, e.g. once before starting workers."""
+        return self.loaded.number
+
     @property
     def context(self) -> str | None:
         """The context number, once a file was taken from it (None if all were overridden)."""
@@ -47,7 +51,8 @@ class ContextResolver:
         ctx = self.loaded
         instrument = product.meta.instrument.name
         if not instrument:
-            raise InputDataError("input has no INSTRUME keyword, needed to select reference files")
+            raise InputDataError(f"{product.meta.filename}: no INSTRUME keyword, needed to select "
+                                 "reference files")
         rules = ctx.rules_for(instrument, reftype)
         if rules is None:
             have = sorted(t for i, t in ctx.types if i == instrument.lower())
@@ -57,14 +62,15 @@ class ContextResolver:
         values = keyword_values(product, (*rules.selectors, "DATE-OBS"))
         date = values["DATE-OBS"]
         if not date:
-            raise InputDataError("input has no DATE-OBS keyword, needed to select reference files by date")
+            raise InputDataError(f"{product.meta.filename}: no DATE-OBS keyword, needed to select "
+                                 "reference files by date")
         try:
             what = f"{instrument.lower()}/{reftype} in context {ctx.name}"
             choice = select(rules.rules, values, date, what)
         except NoMatch as exc:
             raise RefDataError(str(exc)) from None
         except ValueError as exc:
-            raise InputDataError(f"DATE-OBS: {exc}") from None
+            raise InputDataError(f"{product.meta.filename}: DATE-OBS {exc}") from None
         return choice, values, date
 
     def resolve(self, reftype: str, product: Any) -> RefFile:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import fnmatch
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 _GLOB = set("*?[")
@@ -21,9 +21,10 @@ _GLOB = set("*?[")
 
 def parse_time(text: Any) -> datetime:
     """ISO 8601 (date or date-time, optional Z) to a naive UTC datetime."""
-    value = str(text).strip().replace("Z", "")
+    value = str(text).strip().replace("Z", "+00:00")
     try:
-        return datetime.fromisoformat(value).replace(tzinfo=None)
+        moment = datetime.fromisoformat(value)
+        return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
     except ValueError as exc:
         raise ValueError(f"'{text}' is not an ISO 8601 date") from exc
 

@@ -5,7 +5,10 @@
     <root>/staging.yaml            files added but not yet published
 
 The root is ``--refdata DIR``, else ``$CALPIPE_REFDATA``, else the user's data
-directory. Every read of a reference file checks its hash.
+directory. Every read of a reference file checks its hash. Built-in contexts
+(made offline by the plugins' builders) have numbers below 1000, contexts
+published locally 1000 and up, so the two histories never collide. Every change
+of the store happens under an exclusive lock on ``<root>/.lock``.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from .context import Context, RefTypeRules
 from .rules import Rule, ambiguities, parse_time
 
 ENV_VAR = "CALPIPE_REFDATA"
+FIRST_LOCAL = 1000  # built-in contexts are numbered below, local ones from here
 _META_KEYS = {"INSTRUME": "instrument", "REFTYPE": "reftype", "USEAFTER": "useafter",
               "DESCRIP": "description", "AUTHOR": "author", "PEDIGREE": "pedigree"}
 
@@ -48,6 +52,19 @@ class Store:
         self.files_dir = self.root / "files"
         self.contexts_dir = self.root / "contexts"
         self.staging_path = self.root / "staging.yaml"
+
+    @contextlib.contextmanager
+    def lock(self):
+        """Exclusive lock of the whole store, across processes (concurrent runs, -j workers)."""
+        import fcntl
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     # -- contexts ------------------------------------------------------------------
     def context_numbers(self) -> list[int]:
@@ -84,8 +101,25 @@ class Store:
         return path
 
     def add(self, path: Path, reftypes: dict[tuple[str, str], Any]) -> dict[str, Any]:
-        """Copy a reference file into the store and stage it; its header says what it is for."""
+        """Copy a reference file into the store and stage it for the next local context."""
+        entry = self.ingest(path, reftypes)
+        with self.lock():
+            staged = [s for s in self.staged() if s["sha256"] != entry["sha256"]] + [entry]
+            self._write_yaml(self.staging_path, staged)
+        return entry
+
+    def unstage(self) -> list[dict[str, Any]]:
+        """Forget the staged files (they stay in files/, unreferenced); returns them."""
+        with self.lock():
+            staged = self.staged()
+            self.staging_path.unlink(missing_ok=True)
+        return staged
+
+    def ingest(self, path: Path, reftypes: dict[tuple[str, str], Any]) -> dict[str, Any]:
+        """Check a reference file (its header says what it is for), copy it in by hash; its entry."""
         from astropy.io import fits
+
+        from calpipe.core.io import open_product
 
         path = Path(path)
         if not path.is_file():
@@ -117,10 +151,12 @@ class Store:
                 raise RefDataError(f"{path}: missing selection keyword {key} for "
                                    f"{entry['reftype']} (use '*' to match any value)")
             select[key] = str(header[key])
+        declared = open_product(path, error=RefDataError).meta.reftype  # readable as a product at all
+        if declared != entry["reftype"]:
+            raise RefDataError(f"{path}: REFTYPE {entry['reftype']} in the header but {declared} "
+                               "in the model")
         entry.update(name=path.name, sha256=sha256_file(path), select=select)
         self._copy_in(path, entry["sha256"])
-        staged = [s for s in self.staged() if s["sha256"] != entry["sha256"]] + [entry]
-        self._write_yaml(self.staging_path, staged)
         return entry
 
     def _copy_in(self, path: Path, sha256: str) -> None:
@@ -147,19 +183,30 @@ class Store:
         os.replace(tmp, path)
 
     # -- publishing ----------------------------------------------------------------
-    def publish(self, rationale: str, author: str, reftypes: dict[tuple[str, str], Any],
-                builtin: bool = False) -> Context:
-        """Make the next context: the latest one plus the staged files, after validating it all."""
-        from calpipe.core.io import open_product
+    def publish(self, rationale: str, author: str, reftypes: dict[tuple[str, str], Any]) -> Context:
+        """Make the next local context: the latest one plus the staged files, after validating it all."""
+        with self.lock():
+            staged = self.staged()
+            if not staged:
+                raise RefDataError(f"{self.root}: nothing staged to publish "
+                                   "(`calpipe refdata add FILE...` first)")
+            numbers = self.context_numbers()
+            context = self.publish_entries(staged, rationale, author, reftypes,
+                                           number=max([FIRST_LOCAL - 1, *numbers]) + 1,
+                                           parent=numbers[-1] if numbers else None)
+            self.staging_path.unlink()
+        return context
 
-        staged = self.staged()
-        if not staged:
-            raise RefDataError(f"{self.root}: nothing staged to publish "
-                               "(`calpipe refdata add FILE...` first)")
+    def publish_entries(self, staged: list[dict[str, Any]], rationale: str, author: str,
+                        reftypes: dict[tuple[str, str], Any], number: int, parent: int | None,
+                        builtin: bool = False) -> Context:
+        """Write context ``number``: context ``parent`` plus ``staged``, if it all validates.
+
+        The caller holds the store lock.
+        """
         if not rationale.strip():
             raise RefDataError("a context needs a rationale saying why it exists (--rationale)")
-        numbers = self.context_numbers()
-        parent = self.load(numbers[-1]) if numbers else None
+        parent = self.load(parent) if parent is not None else None
         inherited = parent.types if parent else {}
         types = {k: RefTypeRules(t.selectors, list(t.rules)) for k, t in inherited.items()}
         for entry in staged:
@@ -177,31 +224,24 @@ class Store:
                              if (r.select, r.when) != (rule.select, rule.when)] + [rule]
 
         problems = []
-        new_files = {e["sha256"] for e in staged}
         for (instrument, reftype), t in types.items():
             for a, b in ambiguities(t.rules):
                 problems.append(f"{instrument}/{reftype}: {a.describe()} and {b.describe()} "
                                 "could both be chosen for one observation")
-            for rule in t.rules:
+            for rule in t.rules:  # each file was opened as its reftype when it was ingested
                 try:
-                    path = self.verified(rule)
-                    if rule.sha256 in new_files:  # older files were checked when they were published
-                        declared = open_product(path, error=RefDataError).meta.reftype
-                        if declared != reftype:
-                            problems.append(f"{rule.name}: REFTYPE {declared} but filed as {reftype}")
+                    self.verified(rule)
                 except RefDataError as exc:
                     problems.append(str(exc))
         if problems:
             raise RefDataError("context not published:\n  " + "\n  ".join(problems))
 
-        number = (numbers[-1] + 1) if numbers else 1
         parent_sha = (hashlib.sha256(self.context_path(parent.number).read_bytes()).hexdigest()
                       if parent else None)
         context = Context(number, parent.number if parent else None, parent_sha,
                           datetime.now(UTC).isoformat(timespec="seconds"), author, rationale.strip(),
                           builtin, types)
         self._write_once(self.context_path(number), context.to_yaml())
-        self.staging_path.unlink()
         return context
 
     def _write_once(self, path: Path, text: str) -> None:

@@ -28,10 +28,10 @@ def compare_arrays(old: Any, new: Any) -> list[ArrayDiff]:
         a, b = getattr(old, attr, None), getattr(new, attr, None)
         if a is None and b is None:
             continue
-        if a is None or b is None or a.shape != b.shape:
+        if a is None or b is None or a.shape != b.shape or a.dtype.str[1:] != b.dtype.str[1:]:
             diffs.append(ArrayDiff(label, False, -1, float("inf"), float("inf")))
             continue
-        a, b = np.asarray(a), np.asarray(b).astype(a.dtype)
+        a, b = np.asarray(a), np.asarray(b).astype(a.dtype)  # same type: only the byte order may differ
         if a.tobytes() == b.tobytes():
             diffs.append(ArrayDiff(label, True))
             continue
@@ -49,6 +49,8 @@ def compare_arrays(old: Any, new: Any) -> list[ArrayDiff]:
 
 
 def format_diffs(diffs: list[ArrayDiff]) -> str:
+    if not diffs:
+        return "nothing to compare (no SCI, ERR or DQ array)"
     if all(d.identical for d in diffs):
         return "IDENTICAL (" + ", ".join(d.name for d in diffs) + " bit for bit)"
     lines = [f"{'array':<6} {'differing':>10} {'max |diff|':>14} {'max rel':>12}"]

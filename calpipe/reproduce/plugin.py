@@ -70,7 +70,7 @@ def _reproduce(args) -> int:
             print(f"software drift (allowed): {line}")
         diffs = compare_arrays(open_product(args.product), open_product(new_path))
     print(f"{args.product.name}: {format_diffs(diffs)}")
-    return 0 if all(d.identical for d in diffs) else EXIT_DIFFERENT
+    return 0 if diffs and all(d.identical for d in diffs) else EXIT_DIFFERENT
 
 
 def _reprocess(args) -> int:

@@ -140,7 +140,7 @@ def test_missing_reference_fails_before_any_step(demo_session, tmp_path):
 def test_reference_of_the_wrong_type(demo_session, tmp_path):
     p = resolve("generic_image2", get_registry())
     runner = Runner(p, OverrideResolver({"mask": demo_session.flat, "flat": demo_session.flat}))
-    with pytest.raises(RefDataError, match="REFTYPE = 'flat' but it was given as 'mask'"):
+    with pytest.raises(RefDataError, match="REFTYPE = 'flat', but it was given as 'mask'"):
         runner.run_file(demo_session.image, tmp_path)
 
 

@@ -52,3 +52,13 @@ def test_a_type_that_appears_counts_from_none():
     found = affected(c, A, CATALOG, USES.__getitem__)
     assert [(f.dataset, f.reftype, f.old, f.new) for f in found] == [("o4", "mask", None, "mask_any"),
                                                                    ("o6", "mask", None, "mask_any")]
+
+
+def test_a_bad_catalog_row_names_its_line():
+    import pytest
+
+    from calpipe.core.errors import UsageError
+
+    rows = [*CATALOG[:2], {**CATALOG[0], "DATE-OBS": "soon"}]
+    with pytest.raises(UsageError, match="catalog line 4: 'soon' is not an ISO 8601 date"):
+        affected(A, B, rows, USES.__getitem__)

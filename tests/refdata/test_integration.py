@@ -62,22 +62,22 @@ def test_pinning_an_older_context_and_overriding_one_type(demo_session, root, tm
     store = Store(root)
     store.add(make_ref("demo_flat_0002.fits", useafter="2025-01-01T00:00:00", value=2.0), get_registry().reftypes)
     store.publish("brighter flat", "tester", get_registry().reftypes)
-    assert run(demo_session, root, tmp_path / "latest", "--context", "2") == 0
+    assert run(demo_session, root, tmp_path / "latest", "--context", "1000") == 0
     assert run(demo_session, root, tmp_path / "pinned", "--context", "1") == 0
     latest = open_product(tmp_path / "latest" / "demo_image_cal.fits")
     pinned = open_product(tmp_path / "pinned" / "demo_image_cal.fits")
     v1 = open_product(tmp_path / "v1" / "demo_image_cal.fits")
-    assert latest.meta.ref_context == "0002" and pinned.meta.ref_context == "0001"
+    assert latest.meta.ref_context == "1000" and pinned.meta.ref_context == "0001"
     assert pinned.data.tobytes() == v1.data.tobytes()
     image = open_product(demo_session.image)
     ok = (latest.dq & 1) == 0
     np.testing.assert_allclose(latest.data[ok], image.data[ok] / 2.0, rtol=1e-6)
     # --ref overrides one type and is recorded as such; the other still comes from the context
-    assert run(demo_session, root, tmp_path / "mixed", "--context", "2", "--ref", f"flat={demo_session.flat}") == 0
+    assert run(demo_session, root, tmp_path / "mixed", "--context", "1000", "--ref", f"flat={demo_session.flat}") == 0
     record = provenance.read(tmp_path / "mixed" / "demo_image_cal.fits")
     refs = {r["reftype"]: r for s in record["steps"] for r in s["refs"]}
     assert refs["flat"]["overridden"] is True and refs["mask"]["overridden"] is False
-    assert record["refdata_context"] == "0002"
+    assert record["refdata_context"] == "1000"
 
 
 def test_tampered_reference_is_exit_4_naming_the_file(demo_session, root, tmp_path, capsys):
@@ -120,15 +120,15 @@ def test_refdata_commands(demo_session, root, tmp_path, make_ref, capsys):
     assert calpipe([*base, "add", str(make_ref("demo_flat_0002.fits", useafter="2025-06-01T00:00:00"))]) == 0
     assert "staged demo_flat_0002.fits as demo/flat" in capsys.readouterr().out
     assert calpipe([*base, "publish", "--rationale", "new flat"]) == 0
-    assert "published context 0002: 3 files" in capsys.readouterr().out
+    assert "published context 1000: 3 files" in capsys.readouterr().out  # local numbers start at 1000
     assert calpipe([*base, "list"]) == 0
     listing = capsys.readouterr().out
-    assert "0001" in listing and "0002" in listing and "new flat" in listing
-    assert calpipe([*base, "show", "2"]) == 0
+    assert "0001" in listing and "1000" in listing and "new flat" in listing
+    assert calpipe([*base, "show", "1000"]) == 0
     assert "DETECTOR=DEMO1" in capsys.readouterr().out
-    assert calpipe([*base, "diff", "1", "2"]) == 0
+    assert calpipe([*base, "diff", "1", "1000"]) == 0
     assert "+ demo_flat_0002.fits (DETECTOR=DEMO1; use after 2025-06-01T00:00:00)" in capsys.readouterr().out
-    assert calpipe([*base, "bestref", str(demo_session.image), "--context", "2"]) == 0
+    assert calpipe([*base, "bestref", str(demo_session.image), "--context", "1000"]) == 0
     best = capsys.readouterr().out
     assert ("flat       demo_flat_0002.fits  (DETECTOR=DEMO1 matched 'DEMO1'; use-after 2025-06-01T00:00:00"
             " <= DATE-OBS 2026-01-01T00:00:00; latest of 2 valid candidate(s))") in best
@@ -136,7 +136,7 @@ def test_refdata_commands(demo_session, root, tmp_path, make_ref, capsys):
     catalog.write_text("dataset,pipeline,INSTRUME,DETECTOR,DATE-OBS\n"
                        "early,generic_image2,DEMO,DEMO1,2025-05-31T00:00:00\n"
                        "late,generic_image2,DEMO,DEMO1,2025-06-01T00:00:00\n")
-    assert calpipe([*base, "affected", "1", "2", "--catalog", str(catalog)]) == 0
+    assert calpipe([*base, "affected", "1", "1000", "--catalog", str(catalog)]) == 0
     out = capsys.readouterr()
     assert out.out.strip() == "late  flat  demo_flat_0001.fits -> demo_flat_0002.fits"
-    assert "1 of 2 observations affected from context 1 to 2 (flat: 1)" in out.err
+    assert "1 of 2 observations affected from context 1 to 1000 (flat: 1)" in out.err

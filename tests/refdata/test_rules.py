@@ -71,3 +71,10 @@ def test_ambiguity_needs_same_date_and_overlap_on_every_key():
     assert ambiguities([rule("x", "NRCA1", same_day, "RAPID"), rule("y", "NRCA1", same_day, "DEEP8")]) == []
     clash = ambiguities([rule("x", "NRCA*", same_day), rule("y", "NRCA1|NRCB1", same_day)])
     assert [(a.name, b.name) for a, b in clash] == [("x", "y")]
+
+
+def test_time_zones_are_converted_not_dropped():
+    from calpipe.refdata.rules import parse_time
+
+    assert parse_time("2022-06-01T02:00:00+02:00") == parse_time("2022-06-01T00:00:00")
+    assert parse_time("2022-06-01T00:00:00Z") == parse_time("2022-06-01")

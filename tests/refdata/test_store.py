@@ -29,11 +29,11 @@ def test_files_are_addressed_by_content_and_carry_their_metadata(store, reftypes
 def test_publish_numbers_contexts_and_inherits(store, reftypes, make_ref):
     c1 = _publish(store, reftypes, make_ref("flat1.fits"), make_ref("mask1.fits", "mask"), rationale="first")
     c2 = _publish(store, reftypes, make_ref("flat2.fits", useafter="2023-01-01T00:00:00", value=2.0))
-    assert (c1.number, c2.number, c2.parent) == (1, 2, 1)
-    assert store.context_numbers() == [1, 2]
-    loaded = store.load(2)
+    assert (c1.number, c2.number, c2.parent) == (1000, 1001, 1000)  # local contexts start at 1000
+    assert store.context_numbers() == [1000, 1001]
+    loaded = store.load(1001)
     assert {r.name for r in loaded.files().values()} == {"flat1.fits", "mask1.fits", "flat2.fits"}
-    assert loaded.rationale == "test" and store.load(1).rationale == "first"
+    assert loaded.rationale == "test" and store.load(1000).rationale == "first"
     assert store.staged() == []
 
 
@@ -41,26 +41,26 @@ def test_same_selection_and_date_supersedes(store, reftypes, make_ref):
     _publish(store, reftypes, make_ref("flat_old.fits", value=1.0))
     c2 = _publish(store, reftypes, make_ref("flat_new.fits", value=1.5))
     assert [r.name for r in c2.rules_for("demo", "flat").rules] == ["flat_new.fits"]
-    [change] = diff(store.load(1), c2)
+    [change] = diff(store.load(1000), c2)
     assert [r.name for r in change.added] == ["flat_new.fits"]
     assert [r.name for r in change.removed] == ["flat_old.fits"]
 
 
 def test_published_contexts_are_never_modified(store, reftypes, make_ref):
     _publish(store, reftypes, make_ref("flat1.fits"))
-    first = store.context_path(1)
+    first = store.context_path(1000)
     before = first.read_bytes()
     _publish(store, reftypes, make_ref("flat2.fits", useafter="2024-01-01T00:00:00"))
     assert first.read_bytes() == before
     assert not os.access(first, os.W_OK) or os.geteuid() == 0  # read-only (root can write anyway)
     assert first.stat().st_mode & 0o222 == 0
     with pytest.raises(RefDataError, match="context already exists"):
-        store._write_once(first, "context: 1\n")
+        store._write_once(first, "context: 1000\n")
     assert first.read_bytes() == before
     # the child records the hash of its parent, so an edit of the parent is detectable
     import hashlib
 
-    assert store.load(2).parent_sha256 == hashlib.sha256(before).hexdigest()
+    assert store.load(1001).parent_sha256 == hashlib.sha256(before).hexdigest()
 
 
 def test_ambiguous_rules_are_refused_at_publish(store, reftypes, make_ref):

@@ -168,7 +168,7 @@ def test_reprocess_latest_reports_what_changed(made, tmp_path, capsys):
                     "--search", str(raw.parent), "-o", str(tmp_path / "new")]) == 0
     out = capsys.readouterr().out
     assert "pipeline generic_image2 1.0.0 -> 1.0.0 (same definition)" in out
-    assert "reference context 0001 -> 0002" in out
+    assert "reference context 0001 -> 1000" in out
     assert "flat: demo_flat_0001.fits -> demo_flat_0002.fits" in out
     assert "mask:" not in out  # unchanged references are not listed
     assert "median ratio new/old 0.500000" in out

@@ -79,7 +79,7 @@ def guarded(prog: str, body: Callable[[list[str]], int], argv: list[str] | None)
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
     try:
-        return body(argv)
+        return body([a for a in argv if a != "--debug"])
     except CalpipeError as exc:
         if debug:
             traceback.print_exc()

@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str]) -> int:
     argv, step_sets = extract_step_options(argv)
     parser = _parser()
-    args, unknown = parser.parse_known_args(argv)
+    args, unknown = parser.parse_known_intermixed_args(argv)
     if args.help and not args.pipeline:
         parser.print_help()
         return 0
@@ -93,26 +93,22 @@ def _main(argv: list[str]) -> int:
 
 
 def _run(pipeline, args) -> int:
+    import functools
+
     from ..registry import get_registry
-    from ..runner import OverrideResolver, Runner
+    from ..runner import Runner
 
-    refs = {t: Path(p) for t, p in (split_assignment(r, "--ref") for r in args.ref)}
-    missing_refs = [f"{t}={p}" for t, p in refs.items() if not p.is_file()]
-    if missing_refs:
-        from ..errors import RefDataError
-
-        raise RefDataError(f"--ref {missing_refs[0]}: file not found (check the path)")
-    resolver = get_registry().ref_resolver(pipeline, args.context, args.refdata, refs)
-    if resolver is None:
-        if args.context is not None:
-            from ..errors import UsageError
-
-            raise UsageError("--context needs a reference-data plugin, and none is installed")
-        resolver = OverrideResolver(refs)
+    refs = _check_run_options(pipeline, args)
+    resolver = make_resolver(get_registry(), pipeline, args.context, args.refdata, refs)
     runner = Runner(pipeline, resolver)
     if args.dry_run:
         return _dry_run(runner, args.inputs)
 
+    context = args.context
+    from_store = set(pipeline.reftypes()) - set(refs)
+    if args.jobs > 1 and len(args.inputs) > 1 and from_store and hasattr(resolver, "pin"):
+        context = resolver.pin()  # settle (and install) the context once, before the workers start
+    args.make_runner = functools.partial(build_runner, pipeline.definition(), context, args.refdata, refs)
     inputs = list(args.inputs)
     if len(inputs) == 1:
         out = runner.run_file(inputs[0], args.output_dir, args.save_intermediates)
@@ -136,13 +132,61 @@ def _run_with_progress(runner, inputs, args):
     from ..runner import run_many
 
     if args.quiet:
-        return run_many(runner, inputs, args.output_dir, args.jobs, args.save_intermediates)
+        return run_many(runner, inputs, args.output_dir, args.jobs, args.save_intermediates,
+                        make_runner=args.make_runner)
     from rich.progress import Progress
 
     with Progress(transient=True, redirect_stderr=False) as bar:
         task = bar.add_task(f"{runner.pipeline.name}", total=len(inputs))
         return run_many(runner, inputs, args.output_dir, args.jobs, args.save_intermediates,
-                        progress=lambda _: bar.advance(task))
+                        progress=lambda _: bar.advance(task), make_runner=args.make_runner)
+
+
+def _check_run_options(pipeline, args) -> dict[str, Path]:
+    """--ref types and files, the output directory and input names, checked before any work."""
+    from ..errors import RefDataError, UsageError
+    from ..params import did_you_mean
+
+    refs = {t: Path(p) for t, p in (split_assignment(r, "--ref") for r in args.ref)}
+    for reftype, path in refs.items():
+        if reftype not in pipeline.reftypes():
+            hint = did_you_mean(reftype, pipeline.reftypes()) or f"it uses: {', '.join(pipeline.reftypes())}"
+            raise UsageError(f"--ref {reftype}=...: {pipeline.name} uses no '{reftype}' reference ({hint})")
+        if not path.is_file():
+            raise RefDataError(f"--ref {reftype}={path}: file not found (check the path)")
+    if args.output_dir.exists() and not args.output_dir.is_dir():
+        raise UsageError(f"-o {args.output_dir}: exists and is not a directory")
+    names = [Path(p).name for p in args.inputs]
+    clash = sorted({n for n in names if names.count(n) > 1})
+    if clash:
+        raise UsageError(f"inputs {', '.join(clash)} appear more than once by name; their outputs would "
+                         "overwrite each other (run them into different -o directories)")
+    return refs
+
+
+def make_resolver(registry, pipeline, context, store, refs):
+    """The installed reference-data system's resolver, or --ref overrides alone without one."""
+    from ..runner import OverrideResolver
+
+    resolver = registry.ref_resolver(pipeline, context, store, refs)
+    if resolver is None:
+        if context is not None:
+            from ..errors import UsageError
+
+            raise UsageError("--context needs a reference-data plugin, and none is installed")
+        resolver = OverrideResolver(refs)
+    return resolver
+
+
+def build_runner(definition: dict, context: int | None, store: Path | None, refs: dict[str, Path]):
+    """A worker's runner, rebuilt from the frozen definition and the context the parent settled."""
+    from ..pipeline import ResolvedPipeline
+    from ..registry import get_registry
+    from ..runner import Runner
+
+    registry = get_registry()
+    pipeline = ResolvedPipeline.from_definition(definition, registry, "strun worker")
+    return Runner(pipeline, make_resolver(registry, pipeline, context, store, refs))
 
 
 def _dry_run(runner, inputs) -> int:

@@ -135,3 +135,72 @@ def test_strun_product_passes_fitsverify_and_opens_with_plain_astropy(demo_sessi
     assert "verification OK" in result.stdout, result.stdout + result.stderr
     with fits.open(product) as hdul:
         assert hdul["SCI"].data.shape == (128, 128) and hdul[0].header["S_FLATFI"] == "COMPLETE"
+
+
+def test_output_may_not_overwrite_an_input(demo_session, tmp_path, capsys):
+    assert strun(["generic_image2", str(demo_session.image), "-o", str(tmp_path), "-q"]) == 0
+    product = tmp_path / "demo_image_cal.fits"
+    before = product.read_bytes()
+    assert strun(["generic_image2", str(product), "-o", str(tmp_path), "-q"]) == 2
+    assert "would overwrite this input" in capsys.readouterr().err
+    assert product.read_bytes() == before
+
+
+def test_inputs_with_the_same_name_are_refused(demo_session, tmp_path, capsys):
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "x.fits").write_bytes(demo_session.image.read_bytes())
+    assert strun(["generic_image2", str(tmp_path / "a" / "x.fits"), str(tmp_path / "b" / "x.fits"),
+                  "-o", str(tmp_path / "out")]) == 2
+    assert "x.fits appear more than once" in capsys.readouterr().err
+
+
+def test_ref_checks(demo_session, tmp_path, capsys):
+    args = ["generic_image2", str(demo_session.image), "-o", str(tmp_path / "o"), "-q"]
+    assert strun([*args, "--ref", f"flta={demo_session.flat}"]) == 2
+    assert "uses no 'flta' reference (did you mean 'flat'?)" in capsys.readouterr().err
+    assert strun([*args, "--ref", f"flat={demo_session.truth}"]) == 4
+    assert "a ImageModel, not a reference file, but it was given as 'flat'" in capsys.readouterr().err
+
+
+def test_unknown_pipeline_parameter_is_an_error(demo_session, tmp_path, capsys):
+    assert strun(["generic_image2", str(demo_session.image), "--set", "min_flat=0.5",
+                  "-o", str(tmp_path)]) == 2
+    assert "generic_image2 has no pipeline parameter 'min_flat' (set a step parameter" in capsys.readouterr().err
+
+
+def test_reference_file_or_bad_level_as_input_is_exit_3(demo_session, tmp_path, capsys):
+    assert strun(["generic_image2", str(demo_session.flat), "-o", str(tmp_path)]) == 3
+    assert "is a reference file, not a product to calibrate" in capsys.readouterr().err
+    from astropy.io import fits
+
+    bad = tmp_path / "bad_level.fits"
+    bad.write_bytes(demo_session.image.read_bytes())
+    with fits.open(bad, mode="update") as hdul:
+        hdul[0].header["DATALVL"] = "two"
+    assert strun(["generic_image2", str(bad), "-o", str(tmp_path / "o")]) == 3
+    assert "bad_level.fits: not a readable FITS product" in capsys.readouterr().err
+
+
+def test_options_may_follow_inputs_between_them(demo_session, tmp_path):
+    copy = tmp_path / "in" / "other.fits"
+    copy.parent.mkdir()
+    copy.write_bytes(demo_session.image.read_bytes())
+    assert strun(["generic_image2", str(demo_session.image), "-o", str(tmp_path / "o"), str(copy), "-q"]) == 0
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["demo_image_cal.fits", "other_cal.fits"]
+
+
+def test_parallel_workers_on_an_empty_store_share_one_context(demo_session, tmp_path):
+    from calpipe.refdata.store import Store
+
+    inputs = []
+    for i in range(3):
+        copy = tmp_path / "in" / f"img{i}.fits"
+        copy.parent.mkdir(exist_ok=True)
+        copy.write_bytes(demo_session.image.read_bytes())
+        inputs.append(str(copy))
+    store = tmp_path / "store"
+    assert strun(["generic_image2", *inputs, "--refdata", str(store), "-o", str(tmp_path / "o"),
+                  "-j", "2", "-q"]) == 0
+    assert Store(store).context_numbers() == [1]
+    assert len(list((tmp_path / "o").glob("*_cal.fits"))) == 3
