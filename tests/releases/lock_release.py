@@ -60,11 +60,18 @@ def _nir_image2(tmp: Path) -> Path:
     return run("nir_detector1@1.0.0", INPUTS / "nir_detector1-1.0.0.fits", tmp / "rate")
 
 
+def _irac_bcd(tmp: Path) -> Path:
+    from calpipe.instruments.irac.simulate import simulate
+
+    return simulate(tmp, channel=1, frame_time=12.0, seed=1)[0].raw
+
+
 # How to make the tiny input of each pipeline: add one when a new pipeline is first released.
 RECIPES: dict[str, Callable[[Path], Path]] = {
     "generic_image2": _generic_image2,
     "nir_detector1": _nir_detector1,
     "nir_image2": _nir_image2,
+    "irac_bcd": _irac_bcd,
 }
 
 

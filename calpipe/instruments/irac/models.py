@@ -1,8 +1,8 @@
-"""IRAC products: raw frames and BCDs, with the IRAC keywords."""
+"""IRAC products: raw frames, BCDs and reference files, with the IRAC keywords."""
 
 from __future__ import annotations
 
-from calpipe.core.models.products import ImageModel, RawModel
+from calpipe.core.models.products import ImageModel, RawModel, ReferenceFileModel
 
 from .integration import SCHEMA_URI_PREFIX
 
@@ -17,3 +17,9 @@ class IracBcdModel(ImageModel):
     """IRAC Basic Calibrated Data: SCI/ERR/DQ in MJy/sr plus the ARTIFACT plane."""
 
     schema_url = SCHEMA_URI_PREFIX + "bcd-1.0.0"
+
+
+class IracReferenceModel(ReferenceFileModel):
+    """An IRAC reference file: with FRAMTIME (and CHNLNUM), so frame-time dependent types can be selected."""
+
+    schema_url = SCHEMA_URI_PREFIX + "reference-1.0.0"

@@ -1,0 +1,1 @@
+"""irac_jailbar: equalise the four readout channels (column mod 4) on the sky."""

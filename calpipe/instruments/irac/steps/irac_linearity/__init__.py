@@ -1,0 +1,1 @@
+"""irac_linearity: Fowler-aware quadratic linearity correction (reference alpha per pixel)."""
