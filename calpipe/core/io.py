@@ -57,6 +57,28 @@ def open_product(path: Path, models: dict[str, type] | None = None, error=InputD
         raise error(f"{path}: not a readable FITS product ({exc}); {_FIX}") from exc
 
 
+def write_tree_atomic(tree: dict, path: Path, compress: tuple[str, ...] = ()) -> Path:
+    """Write a plain ASDF tree (e.g. a simulator's truth) atomically; ``compress`` names top-level arrays."""
+    import asdf
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    try:
+        with asdf.config_context() as config:
+            config.validate_on_write = False  # plain dicts and arrays: nothing to validate, and it is slow
+            af = asdf.AsdfFile(tree)
+            for name in compress:
+                af.set_array_compression(tree[name], "zlib")
+            af.write_to(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -67,6 +67,15 @@ def extract_step_options(argv: list[str]) -> tuple[list[str], list[str]]:
     return rest, sets
 
 
+def positive_int(text: str) -> int:
+    """argparse type for counts (frames, groups, seeds)."""
+    import argparse
+
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got '{text}'")
+    return int(text)
+
+
 def setup_logging(quiet: bool, verbose: bool) -> None:
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
     logging.basicConfig(level=level, format=_LOG_FORMAT, stream=sys.stderr, force=True)

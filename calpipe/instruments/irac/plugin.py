@@ -51,13 +51,9 @@ def calpipe_refsets():
 
 @hookimpl
 def calpipe_add_sim_commands(subparsers):
-    import argparse
     from pathlib import Path
 
-    def positive(text: str) -> int:
-        if not text.isdigit() or int(text) < 1:
-            raise argparse.ArgumentTypeError(f"expected a positive integer, got '{text}'")
-        return int(text)
+    from calpipe.core.cli.common import positive_int as positive
 
     # Values are checked by the simulator (exit 2 with the allowed ones): listing must not import numpy.
     sim = subparsers.add_parser(

@@ -35,14 +35,14 @@ round(bias + mean over the group's frames of S(rate x t_frame)).
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+
+from calpipe.core.io import write_tree_atomic
 
 from .detector import (
     AMP_WIDTH,
@@ -367,7 +367,7 @@ def simulate(out_dir: Path | str, readpatt: str = "MEDIUM8", ngroups: int = 10, 
         "group_times": ro.group_times(),
         "parameters": parameters,
     }
-    return SimFiles(raw_path, _write_asdf(truth, out_dir / f"{stem}_truth.asdf"))
+    return SimFiles(raw_path, write_tree_atomic(truth, out_dir / f"{stem}_truth.asdf"))
 
 
 def _no_cosmic_rays() -> tuple[dict, dict]:
@@ -401,21 +401,6 @@ def _write_raw(ro: Readout, data: np.ndarray, maps: DetectorMaps, path: Path, pr
     meta.bunit_data = "DN"
     return write_atomic(raw, path)
 
-
-def _write_asdf(tree: dict, path: Path) -> Path:
-    """Write an ASDF file through a temporary file and an atomic rename."""
-    import asdf
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        asdf.AsdfFile(tree).write_to(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def run(args) -> int:
