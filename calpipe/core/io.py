@@ -52,7 +52,9 @@ def open_product(path: Path, models: dict[str, type] | None = None, error=InputD
                 if cls is None:
                     hint = did_you_mean(model_type, list(models)) or "install the plugin that defines it"
                     raise error(f"{path}: DATAMODL = '{model_type}' is not a known product type ({hint})")
-                return cls(hdul)
+                model = cls(hdul)
+                model.validate()  # once, as a whole: models skip validation on assignment
+                return model
     except (OSError, ValueError, TypeError, AstropyUserWarning, ValidationWarning) as exc:
         raise error(f"{path}: not a readable FITS product ({exc}); {_FIX}") from exc
 

@@ -13,6 +13,12 @@ class CalpipeModel(DataModel):
     schema_url = SCHEMA_URI_PREFIX + "core-1.0.0"
     data_level: int | None = None
 
+    def __init__(self, init=None, **kwargs):
+        # Validating every assignment costs ~5 ms per array (asdf re-reads the schemas): a step
+        # assigns a dozen. Products are validated as a whole when they are written instead.
+        kwargs.setdefault("validate_on_assignment", False)
+        super().__init__(init, **kwargs)
+
     def on_init(self, init) -> None:
         super().on_init(init)
         if self.data_level is not None and self.meta.data_level is None:
