@@ -11,14 +11,14 @@ Prints figures beside their targets; asserts nothing.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import NamedTuple
+
+from children import console_script
 
 HEAVY = ("numpy", "stdatamodels", "astropy")
 TOP = 8
@@ -29,15 +29,6 @@ class Command(NamedTuple):
     argv: list[str]
     code: str  # the same command in-process, for -X importtime
     target_s: float
-
-
-def console_script(name: str, module: str) -> list[str]:
-    """The installed console script beside this interpreter, else ``python -m module``."""
-    bindir = Path(sys.executable).parent
-    for candidate in (bindir / name, bindir / f"{name}.exe"):
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return [str(candidate)]
-    return [sys.executable, "-m", module]
 
 
 def commands() -> list[Command]:

@@ -26,27 +26,13 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
+from children import Child, console_script, run_child, timed
+
 MB = 1024  # ru_maxrss is in KiB on Linux; MB here is 2**20 bytes
 TARGET_FPS = 50.0  # frames/s with -j 2 on a 2-core machine
 JOBS = (2, 1)  # the target is for the first
 PIPELINE, SUFFIX = "irac_bcd", "bcd"
 LOOP = "import time; t = time.perf_counter()\nwhile time.perf_counter() - t < 0.5: sum(range(1000))"
-
-
-class Child(NamedTuple):
-    wall_s: float
-    rss_mb: float
-    stdout: str
-    stderr: str
-
-
-def console_script(name: str, module: str) -> list[str]:
-    """The installed console script beside this interpreter, else ``python -m module``."""
-    bindir = Path(sys.executable).parent
-    for candidate in (bindir / name, bindir / f"{name}.exe"):
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return [str(candidate)]
-    return [sys.executable, "-m", module]
 
 
 def simulate_inputs(out_dir: Path, frames: int, seed: int) -> list[Path]:
@@ -63,33 +49,6 @@ def simulate_inputs(out_dir: Path, frames: int, seed: int) -> list[Path]:
     if proc.returncode != 0:
         raise SystemExit(f"simulating the inputs failed:\n{proc.stderr}")
     return [Path(line) for line in proc.stdout.splitlines()]
-
-
-def run_child(argv: list[str], env: dict[str, str], cwd: str) -> Child:
-    """Run ``argv`` to completion; wall time and its peak RSS (wait4 on its pid).
-
-    wait4 reports the largest of the child and its reaped descendants (the -j
-    workers), not their sum.
-    """
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=err, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
-        out.seek(0)
-        err.seek(0)
-        child = Child(wall, usage.ru_maxrss / MB, out.read(), err.read())
-    if proc.returncode != 0:
-        shown = argv if len(argv) < 12 else [*argv[:4], "...", *argv[-5:]]
-        raise SystemExit(f"{' '.join(shown)} exited {proc.returncode}:\n{child.stderr}")
-    return child
-
-
-def timed(argv: list[str], env: dict[str, str], cwd: str, runs: int) -> tuple[list[Child], Child]:
-    """One untimed warm-up run, then ``runs`` timed ones; returns (timed runs, warm-up)."""
-    warm = run_child(argv, env, cwd)
-    return [run_child(argv, env, cwd) for _ in range(runs)], warm
 
 
 def cpu_check(env: dict[str, str], cwd: str) -> tuple[float, float]:

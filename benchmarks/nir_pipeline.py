@@ -30,6 +30,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import NamedTuple
 
+from children import Child, console_script, run_child, timed
+
 MB = 1024  # ru_maxrss is in KiB on Linux; MB and GB here are 2**20 and 2**30 bytes
 IMPORTS = "import numpy, astropy.io.fits, stdatamodels, asdf, numba; asdf.AsdfFile()"
 STEP_DONE = re.compile(r"\bINFO\s+(\S+)\s+\S+ \S+ done in ([0-9.]+) s$")
@@ -52,22 +54,6 @@ CASES = (
 )
 
 
-class Child(NamedTuple):
-    wall_s: float
-    rss_mb: float
-    stdout: str
-    stderr: str
-
-
-def console_script(name: str, module: str) -> list[str]:
-    """The installed console script beside this interpreter, else ``python -m module``."""
-    bindir = Path(sys.executable).parent
-    for candidate in (bindir / name, bindir / f"{name}.exe"):
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return [str(candidate)]
-    return [sys.executable, "-m", module]
-
-
 def simulate_inputs(out_dir: Path, seed: int) -> list[Path]:
     """The raw file of each case, simulated in a child process.
 
@@ -82,28 +68,6 @@ def simulate_inputs(out_dir: Path, seed: int) -> list[Path]:
     if proc.returncode != 0:
         raise SystemExit(f"simulating the inputs failed:\n{proc.stderr}")
     return [Path(line) for line in proc.stdout.splitlines()]
-
-
-def run_child(argv: list[str], env: dict[str, str], cwd: str) -> Child:
-    """Run ``argv`` to completion; wall time and this child's own peak RSS (wait4 on its pid)."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=err, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
-        out.seek(0)
-        err.seek(0)
-        child = Child(wall, usage.ru_maxrss / MB, out.read(), err.read())
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(argv)} exited {proc.returncode}:\n{child.stderr}")
-    return child
-
-
-def timed(argv: list[str], env: dict[str, str], cwd: str, runs: int) -> tuple[list[Child], Child]:
-    """One untimed warm-up run, then ``runs`` timed ones; returns (timed runs, warm-up)."""
-    warm = run_child(argv, env, cwd)
-    return [run_child(argv, env, cwd) for _ in range(runs)], warm
 
 
 def fmt_target(case: Case | None) -> str:
