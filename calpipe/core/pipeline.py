@@ -281,6 +281,11 @@ class ResolvedPipeline:
     def sha256(self) -> str:
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()
 
+    @property
+    def combines(self) -> bool:
+        """True if a step makes one product of many inputs: the run takes a whole association."""
+        return any(s.step.combines for s in self.steps if not s.skip)
+
     def reftypes(self) -> list[str]:
         """Reference types the steps that will run need, in first-use order."""
         seen: dict[str, None] = {}

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from .association import Group, ProductSet
 from .errors import CalpipeError, InputDataError, RefDataError, StepFailedError, UsageError
 from .pipeline import ResolvedPipeline
 from .provenance import (
@@ -132,9 +133,14 @@ class Runner:
                                      f"'{p.instrument}' (use a {instrument.lower()} pipeline)")
 
     def load_refs(self, product: Any) -> dict[str, LoadedRef]:
-        """Resolve, hash-check and open every reference file before any step runs."""
+        """Resolve, hash-check and open every reference file before any step runs.
+
+        The references of a multi-input run are chosen by its first member.
+        """
         from .io import open_product
 
+        if isinstance(product, ProductSet):
+            product = product.first()
         refs = {}
         for reftype in self.pipeline.reftypes():
             ref = self.resolver.resolve(reftype, product)
@@ -180,8 +186,8 @@ class Runner:
                 continue
             start = time.perf_counter()
             try:
-                product = self._instances[rs.id].process(
-                    product, {t: refs[t].model for t in rs.step.reftypes}, rs.params)
+                product = self._process(rs.id, rs.step.combines, product,
+                                        {t: refs[t].model for t in rs.step.reftypes}, rs.params)
             except Exception as exc:
                 record.status = STATUS_FAILED
                 record.error = f"{type(exc).__name__}: {exc}"
@@ -194,40 +200,93 @@ class Runner:
                 save(RunResult(product, list(records), refs), rs.id)
         return RunResult(product, records, refs)
 
+    def _process(self, step_id: str, combines: bool, product: Any, refs: dict[str, Any], params: Any) -> Any:
+        step = self._instances[step_id]
+        if combines:
+            members = product if isinstance(product, ProductSet) else ProductSet([("", product)])
+            return step.process(members, refs, params)
+        if isinstance(product, ProductSet):
+            return ProductSet([(label, step.process(p, refs, params)) for label, p in product])
+        return step.process(product, refs, params)
+
     def finish(self, result: RunResult, inputs: list[dict[str, Any]]) -> Any:
-        """Stamp provenance into the product; returns it."""
+        """Stamp provenance into the product (every member of a set); returns it."""
         record = build_record(run_id=uuid.uuid4().hex, pipeline=self.pipeline, steps=result.steps,
                               context=self.resolver.context, inputs=inputs, plugins=self.plugins)
-        apply_provenance(result.product, record, self.pipeline.output_level)
+        products = result.product.products if isinstance(result.product, ProductSet) else [result.product]
+        for product in products:
+            apply_provenance(product, record, self.pipeline.output_level)
         return result.product
 
     # -- files -------------------------------------------------------------------------
     def run_file(self, path: Path, output_dir: Path, save_intermediates: bool = False) -> Path:
         """Calibrate one input file; returns the output path. Writes nothing on failure."""
-        from .io import open_product, write_atomic
+        return self.run_group(Group.of(path), output_dir, save_intermediates)[0]
 
-        path = Path(path)
-        product = open_product(path, self.models)
-        digest = sha256_file(path)
-        self.check_input(product, path.name)
-        inputs = [input_summary(path.name, digest, product)]
-        stem = output_stem(path, _made_with_suffix(product))
-        out = Path(output_dir) / f"{stem}_{self.pipeline.suffix}.fits"
-        if out.resolve() == path.resolve():
-            raise UsageError(f"{path}: the output {out.name} would overwrite this input; "
-                             "choose another output directory (-o)")
+    def run_group(self, group: Group, output_dir: Path, save_intermediates: bool = False) -> list[Path]:
+        """Run on one input, or on every member of an association if the pipeline combines them.
+
+        Returns the output paths (one per product of a set). Writes nothing if any step fails.
+        """
+        from .io import open_product
+
+        members, inputs = [], []
+        for path in group.members:
+            product = open_product(path, self.models)
+            self.check_input(product, path.name)
+            inputs.append(input_summary(path.name, sha256_file(path), product))
+            members.append((path.stem, product))
+        if self.pipeline.combines:
+            product, stem, name = ProductSet(members), group.name, str(group.source)
+        elif len(members) == 1:
+            product = members[0][1]
+            stem, name = output_stem(group.members[0], _made_with_suffix(product)), group.members[0].name
+        else:
+            raise UsageError(f"{group.source}: pipeline {self.pipeline.name} takes one product per run, and "
+                             "has no step that combines several (run the members one by one)")
+
+        _refuse_overwrite([Path(output_dir) / f"{stem}_{self.pipeline.suffix}.fits"], group)
+
+        def write(partial: RunResult, suffix: str) -> list[Path]:
+            return self._write(self.finish(partial, inputs), Path(output_dir), f"{stem}_{suffix}", group)
 
         def save(partial: RunResult, step_id: str) -> None:
-            partial.product = partial.product.copy()
-            write_atomic(self.finish(partial, inputs), Path(output_dir) / f"{stem}_{step_id}.fits")
+            partial.product = _copy(partial.product)
+            write(partial, step_id)
 
-        result = self.run_product(product, path.name, save, save_intermediates)
-        write_atomic(self.finish(result, inputs), out)
-        log.info("wrote %s", out)
-        return out
+        result = self.run_product(product, name, save, save_intermediates)
+        return write(result, self.pipeline.suffix)
+
+    @staticmethod
+    def _write(product: Any, output_dir: Path, base: str, group: Group) -> list[Path]:
+        """``base``.fits, or ``base``_<label>.fits per member of a set; never over an input."""
+        from .io import write_atomic
+
+        items = product.items if isinstance(product, ProductSet) else [("", product)]
+        paths = [output_dir / (f"{base}_{label}.fits" if label else f"{base}.fits") for label, _ in items]
+        _refuse_overwrite(paths, group)
+        for path, (_, model) in zip(paths, items, strict=True):
+            write_atomic(model, path)
+            log.info("wrote %s", path)
+        return paths
 
 
 _RAW_SUFFIXES = ("raw", "uncal")
+
+
+def _refuse_overwrite(outputs: list[Path], group: Group) -> None:
+    inputs = {p.resolve() for p in group.members}
+    for path in outputs:
+        if path.resolve() in inputs:
+            raise UsageError(f"{group.source}: the output {path.name} would overwrite an input; "
+                             "choose another output directory (-o)")
+
+
+def _copy(product: Any) -> Any:
+    """A copy to stamp and save while the run goes on with the original."""
+    if isinstance(product, ProductSet):
+        return ProductSet([(label, p.copy()) for label, p in product])
+    return product.copy()
 
 
 def output_stem(path: Path, previous_suffix: str | None = None) -> str:
@@ -251,19 +310,19 @@ def _made_with_suffix(product: Any) -> str | None:
 @dataclass
 class Outcome:
     input: Path
-    output: Path | None = None
+    outputs: list[Path] = field(default_factory=list)
     error: str | None = None
     exit_code: int = 0
 
 
-def run_one(runner: Runner, path: Path, output_dir: Path, save_intermediates: bool) -> Outcome:
-    """One input; every failure becomes an Outcome, so one bad input never stops a batch."""
+def run_one(runner: Runner, group: Group, output_dir: Path, save_intermediates: bool) -> Outcome:
+    """One run; every failure becomes an Outcome, so one bad input never stops a batch."""
     try:
-        return Outcome(path, runner.run_file(path, output_dir, save_intermediates))
+        return Outcome(group.source, runner.run_group(group, output_dir, save_intermediates))
     except CalpipeError as exc:
-        return Outcome(path, error=str(exc), exit_code=exc.exit_code)
+        return Outcome(group.source, error=str(exc), exit_code=exc.exit_code)
     except Exception as exc:
-        return Outcome(path, error=f"internal error: {type(exc).__name__}: {exc}", exit_code=1)
+        return Outcome(group.source, error=f"internal error: {type(exc).__name__}: {exc}", exit_code=1)
 
 
 _worker_runner: Runner | None = None
@@ -274,25 +333,27 @@ def _start_worker(make_runner: Callable[[], Runner]) -> None:
     _worker_runner = make_runner()
 
 
-def _run_in_worker(path: Path, output_dir: Path, save_intermediates: bool) -> Outcome:
+def _run_in_worker(group: Group, output_dir: Path, save_intermediates: bool) -> Outcome:
     assert _worker_runner is not None
-    return run_one(_worker_runner, path, output_dir, save_intermediates)
+    return run_one(_worker_runner, group, output_dir, save_intermediates)
 
 
-def run_many(runner: Runner, inputs: Iterable[Path], output_dir: Path, jobs: int = 1,
+def run_many(runner: Runner, inputs: Iterable[Path | Group], output_dir: Path, jobs: int = 1,
              save_intermediates: bool = False, progress: Callable[[Outcome], None] | None = None,
              make_runner: Callable[[], Runner] | None = None) -> list[Outcome]:
-    """Run every input, in ``jobs`` processes if more than one; failures are collected, not raised.
+    """Run every input (a file, or a group of them), in ``jobs`` processes if more than one.
+
+    Failures are collected, not raised.
 
     Workers are spawned, not forked (numba's OpenMP runtime does not survive a
     fork), and build their runner with ``make_runner``, a picklable factory that
     must pin everything the parent settled (e.g. the reference context).
     """
-    inputs = list(inputs)
+    inputs = [i if isinstance(i, Group) else Group.of(i) for i in inputs]
     outcomes: list[Outcome] = []
     if jobs <= 1 or len(inputs) <= 1 or make_runner is None:
-        for path in inputs:
-            outcomes.append(run_one(runner, path, output_dir, save_intermediates))
+        for group in inputs:
+            outcomes.append(run_one(runner, group, output_dir, save_intermediates))
             if progress:
                 progress(outcomes[-1])
         return outcomes
@@ -313,7 +374,8 @@ def run_many(runner: Runner, inputs: Iterable[Path], output_dir: Path, jobs: int
                 try:
                     outcome = future.result()
                 except BrokenProcessPool as exc:
-                    outcome = Outcome(futures[future], error=f"worker process died: {exc}", exit_code=1)
+                    outcome = Outcome(futures[future].source, error=f"worker process died: {exc}",
+                                      exit_code=1)
                 outcomes.append(outcome)
                 if progress:
                     progress(outcome)
@@ -322,5 +384,5 @@ def run_many(runner: Runner, inputs: Iterable[Path], output_dir: Path, jobs: int
             os.environ.pop("NUMBA_NUM_THREADS", None)
         else:
             os.environ["NUMBA_NUM_THREADS"] = previous
-    order = {p: i for i, p in enumerate(inputs)}
+    order = {g.source: i for i, g in enumerate(inputs)}
     return sorted(outcomes, key=lambda o: order[o.input])

@@ -33,6 +33,9 @@ class Step:
     Subclasses set ``name`` (registry name, snake_case), ``version`` (semver; bump
     it whenever the output can change and keep the old class registered),
     ``instruments`` (lower-case names, or None for any), ``reftypes`` and ``Params``.
+    A step with ``combines = True`` receives every member of a multi-input run as
+    a `ProductSet` and returns one product (or a set of them, e.g. one per band);
+    any other step given a set is applied to each member in turn.
     """
 
     name: ClassVar[str]
@@ -40,6 +43,7 @@ class Step:
     instruments: ClassVar[tuple[str, ...] | None] = None
     reftypes: ClassVar[tuple[str, ...]] = ()
     Params: ClassVar[type[Params]] = Params
+    combines: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -24,7 +24,8 @@ def _parser() -> argparse.ArgumentParser:
                "1 internal error, 2 usage/config error, 3 bad input data, 4 reference-data error.",
     )
     p.add_argument("pipeline", nargs="?", help="pipeline YAML path, or registered NAME[@VERSION]")
-    p.add_argument("inputs", nargs="*", type=Path, help="input product files (FITS)")
+    p.add_argument("inputs", nargs="*", type=Path,
+                   help="input product files (FITS), or association files (.yaml/.json) listing them")
     p.add_argument("-h", "--help", action="store_true", help="show help (of PIPELINE if given)")
     p.add_argument("-o", "--output-dir", type=Path, default=Path("."), help="where products go")
     p.add_argument("--steps.ID.PARAM", dest="_doc", metavar="VALUE",
@@ -99,28 +100,28 @@ def _run(pipeline, args) -> int:
     from ..runner import Runner
 
     refs = _check_run_options(pipeline, args)
+    args.groups = input_groups(pipeline, args.inputs)
     resolver = make_resolver(get_registry(), pipeline, args.context, args.refdata, refs)
     runner = Runner(pipeline, resolver)
     if args.dry_run:
-        return _dry_run(runner, args.inputs)
+        return _dry_run(runner, args.groups)
 
     context = args.context
     from_store = set(pipeline.reftypes()) - set(refs)
-    if args.jobs > 1 and len(args.inputs) > 1 and from_store and hasattr(resolver, "pin"):
+    if args.jobs > 1 and len(args.groups) > 1 and from_store and hasattr(resolver, "pin"):
         context = resolver.pin()  # settle (and install) the context once, before the workers start
     args.make_runner = functools.partial(build_runner, pipeline.definition(), context, args.refdata, refs)
-    inputs = list(args.inputs)
-    if len(inputs) == 1:
-        out = runner.run_file(inputs[0], args.output_dir, args.save_intermediates)
-        if not args.quiet:
-            print(out)
+    if len(args.groups) == 1:
+        for out in runner.run_group(args.groups[0], args.output_dir, args.save_intermediates):
+            if not args.quiet:
+                print(out)
         return 0
-    outcomes = _run_with_progress(runner, inputs, args)
+    outcomes = _run_with_progress(runner, args.groups, args)
     failed = [o for o in outcomes if o.error]
     if not args.quiet:
         for o in outcomes:
-            if o.output:
-                print(o.output)
+            for out in o.outputs:
+                print(out)
     print(f"strun: {len(outcomes) - len(failed)} of {len(outcomes)} inputs calibrated, "
           f"{len(failed)} failed", file=sys.stderr)
     for o in failed:
@@ -156,12 +157,33 @@ def _check_run_options(pipeline, args) -> dict[str, Path]:
             raise RefDataError(f"--ref {reftype}={path}: file not found (check the path)")
     if args.output_dir.exists() and not args.output_dir.is_dir():
         raise UsageError(f"-o {args.output_dir}: exists and is not a directory")
-    names = [Path(p).name for p in args.inputs]
+    return refs
+
+
+def input_groups(pipeline, inputs: list[Path]) -> list:
+    """What each run takes: association files (.yaml/.yml/.json) and product files.
+
+    A pipeline that combines takes each association as one run and all loose
+    product files together as another; any other pipeline runs every member
+    and every file on its own.
+    """
+    from ..association import ASSOCIATION_SUFFIXES, Group, group_name, load_association
+    from ..errors import UsageError
+
+    associations = [load_association(p) for p in inputs if p.suffix.lower() in ASSOCIATION_SUFFIXES]
+    files = [p for p in inputs if p.suffix.lower() not in ASSOCIATION_SUFFIXES]
+    if pipeline.combines:
+        groups = associations + ([Group(group_name(files, pipeline.name), tuple(files), files[0])]
+                                 if files else [])
+        names = [g.name for g in groups]
+    else:
+        groups = [Group.of(p) for a in associations for p in a.members] + [Group.of(p) for p in files]
+        names = [g.source.name for g in groups]
     clash = sorted({n for n in names if names.count(n) > 1})
     if clash:
         raise UsageError(f"inputs {', '.join(clash)} appear more than once by name; their outputs would "
                          "overwrite each other (run them into different -o directories)")
-    return refs
+    return groups
 
 
 def make_resolver(registry, pipeline, context, store, refs):
@@ -189,16 +211,18 @@ def build_runner(definition: dict, context: int | None, store: Path | None, refs
     return Runner(pipeline, make_resolver(registry, pipeline, context, store, refs))
 
 
-def _dry_run(runner, inputs) -> int:
+def _dry_run(runner, groups) -> int:
     from ..io import open_product
 
     p = runner.pipeline
     print(f"{p.name} {p.version}: {len(p.steps)} steps, definition sha256 {p.sha256()[:16]}")
-    for path in inputs:
-        product = open_product(path, runner.models)
-        runner.check_input(product, path.name)
-        refs = runner.load_refs(product)
-        print(f"{path}: ok; references: " + (", ".join(
+    for group in groups:
+        products = [open_product(path, runner.models) for path in group.members]
+        for path, product in zip(group.members, products, strict=True):
+            runner.check_input(product, path.name)
+        refs = runner.load_refs(products[0])
+        what = f"{len(products)} members" if p.combines else "ok"
+        print(f"{group.source}: {what}; references: " + (", ".join(
             f"{t}={r.use.name}" for t, r in refs.items()) or "none"))
     print("dry run: nothing written")
     return 0

@@ -1,0 +1,110 @@
+"""Associations: the set of products one multi-input (Level 3) run combines.
+
+An association is a small YAML or JSON file naming the observation and its
+members (paths relative to the file); several product files given directly on
+the command line form one too. Members travel through a pipeline as a
+`ProductSet` until a combining step makes one product of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import InputDataError
+
+ASSOCIATION_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+class AssociationSpec(BaseModel):
+    """An association file: which products make one observation's Level 3 product."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$",
+                      description="observation name; the stem of the output files")
+    observation: str | None = Field(None, description="what the members observed (e.g. an AORKEY)")
+    members: list[str] = Field(min_length=1, description="member product files, relative to this file")
+
+
+@dataclass(frozen=True)
+class Group:
+    """The inputs of one run: one product for ordinary pipelines, many for combining ones."""
+
+    name: str  # output stem
+    members: tuple[Path, ...]
+    source: Path  # what messages name: the association file or the single input
+
+    @classmethod
+    def of(cls, path: Path) -> Group:
+        """A group of one input file."""
+        path = Path(path)
+        return cls(path.stem, (path,), path)
+
+
+def load_association(path: Path) -> Group:
+    """Read and check an association file; every problem names the file and the fix."""
+    import json
+
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except FileNotFoundError:
+        raise InputDataError(f"{path}: association file not found (check the path)") from None
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+        raise InputDataError(f"{path}: not a readable association file ({exc})") from None
+    try:
+        spec = AssociationSpec.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'file'}: {e['msg']}"
+                             for e in exc.errors())
+        raise InputDataError(f"{path}: not an association ({problems}); it needs 'name' and a "
+                             "'members' list of product files") from None
+    members = tuple((path.parent / m) for m in spec.members)
+    missing = [str(m) for m in members if not m.is_file()]
+    if missing:
+        raise InputDataError(f"{path}: member(s) not found: {', '.join(missing)} (paths are relative to "
+                             "the association file)")
+    names = [m.name for m in members]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InputDataError(f"{path}: member(s) listed twice: {', '.join(twice)} (list each product once)")
+    return Group(spec.name, members, path)
+
+
+def group_name(paths: list[Path], fallback: str) -> str:
+    """The leading name fields loose member files share: OBS_0042_0001_cal, OBS_0042_0002_cal -> OBS_0042."""
+    fields = [Path(p).stem.split("_") for p in paths]
+    common = []
+    for parts in zip(*fields, strict=False):
+        if len(set(parts)) > 1:
+            break
+        common.append(parts[0])
+    return "_".join(common) or fallback
+
+
+class ProductSet:
+    """Members of a multi-input run, each with a label (its file stem or a group value)."""
+
+    def __init__(self, items: list[tuple[str, Any]]):
+        self.items = list(items)
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def products(self) -> list[Any]:
+        return [p for _, p in self.items]
+
+    def first(self) -> Any:
+        return self.items[0][1]
