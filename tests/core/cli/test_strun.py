@@ -142,7 +142,7 @@ def test_output_may_not_overwrite_an_input(demo_session, tmp_path, capsys):
     product = tmp_path / "demo_image_cal.fits"
     before = product.read_bytes()
     assert strun(["generic_image2", str(product), "-o", str(tmp_path), "-q"]) == 2
-    assert "would overwrite this input" in capsys.readouterr().err
+    assert "would overwrite an input" in capsys.readouterr().err
     assert product.read_bytes() == before
 
 
