@@ -13,6 +13,7 @@ def calpipe_steps():
     from .group_scale.step import GroupScaleStep
     from .jump.step import JumpStep
     from .linearity.step import LinearityStep
+    from .mosaic.step import MosaicStep
     from .photom.step import PhotomStep
     from .ramp_fit.step import RampFitStep
     from .refpix.step import RefPixStep
@@ -20,4 +21,5 @@ def calpipe_steps():
     from .superbias.step import SuperBiasStep
 
     return [AssignWcsStep, DarkCurrentStep, DQInitStep, FlatFieldStep, GainScaleStep, GroupScaleStep,
-            JumpStep, LinearityStep, PhotomStep, RampFitStep, RefPixStep, SaturationStep, SuperBiasStep]
+            JumpStep, LinearityStep, MosaicStep, PhotomStep, RampFitStep, RefPixStep, SaturationStep,
+            SuperBiasStep]

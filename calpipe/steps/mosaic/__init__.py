@@ -1,0 +1,1 @@
+"""Mosaic: many calibrated frames resampled onto one TAN grid and combined."""

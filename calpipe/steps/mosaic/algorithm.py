@@ -1,0 +1,282 @@
+"""Mosaic: resample calibrated frames onto one TAN grid and combine them.
+
+The order follows the drizzle pipelines of HST and JWST and Spitzer's MOPEX:
+
+1. one north-up TAN grid covering every frame (`output_grid`);
+2. each frame drizzled onto it (square kernel: each output pixel gets the
+   area-weighted mean of the input pixels it overlaps, so surface brightness,
+   and therefore flux, is conserved);
+3. background matching: one offset per frame from the median differences over
+   every overlap, solved by least squares with the offsets summing to zero, so
+   the mean sky level is kept;
+4. outliers: the median of the stack and its spread (1.4826 MAD) are blotted
+   back onto each frame, and input pixels more than ``nsigma`` times the larger
+   of their own error and that spread away, where at least ``min_coverage``
+   frames overlap, are rejected with their neighbours.
+   Rejecting input pixels, not output ones, removes a cosmic ray whole
+   however the resampling split it; the stack's spread keeps undersampled star
+   cores, which every frame samples differently, from being taken for one;
+5. a second drizzle without the rejected pixels, and an inverse-variance
+   weighted mean. The weight is one number per frame (the inverse of its
+   median variance): per-pixel weights would favour frames where a source
+   happened to fluctuate low and bias bright sources faint.
+
+Variances are resampled like the data (area-weighted means, not squared
+weights): a drizzled pixel averages neighbouring input pixels, so its own
+noise drops while neighbours become correlated; sums over several pixels
+(apertures, PSF fits) then get the right uncertainty from these maps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from astropy.wcs import WCS
+
+MAD_TO_SIGMA = 1.4826
+
+
+@dataclass
+class Frame:
+    """One calibrated input: data, variance and a mask of usable pixels, with its celestial WCS."""
+
+    data: np.ndarray
+    var: np.ndarray
+    good: np.ndarray
+    wcs: WCS
+
+
+@dataclass
+class Resampled:
+    """A frame drizzled onto a cutout of the output grid starting at (y0, x0)."""
+
+    y0: int
+    x0: int
+    data: np.ndarray
+    var: np.ndarray
+    weight: np.ndarray  # fraction of each output pixel covered by usable input pixels
+
+    def window(self) -> tuple[slice, slice]:
+        ny, nx = self.data.shape
+        return slice(self.y0, self.y0 + ny), slice(self.x0, self.x0 + nx)
+
+
+@dataclass
+class Mosaic:
+    data: np.ndarray
+    err: np.ndarray
+    coverage: np.ndarray
+    offsets: np.ndarray  # background offset subtracted from each frame
+    rejected: list[np.ndarray]  # per frame: input pixels rejected as outliers
+    wcs: WCS
+
+
+def pixel_scale_deg(wcs: WCS) -> float:
+    """Geometric-mean pixel side [deg] from the CD matrix."""
+    return float(np.sqrt(abs(np.linalg.det(wcs.pixel_scale_matrix))))
+
+
+def _unit_vector(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
+    ra, dec = np.radians(ra), np.radians(dec)
+    return np.stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)], axis=-1)
+
+
+def _edges(shape: tuple[int, int], step: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel positions along the outer edges of an image (the outer corners of its edge pixels)."""
+    ny, nx = shape
+    xs = np.r_[np.arange(-0.5, nx - 0.5, step), nx - 0.5]
+    ys = np.r_[np.arange(-0.5, ny - 0.5, step), ny - 0.5]
+    x = np.concatenate([xs, xs, np.full_like(ys, -0.5), np.full_like(ys, nx - 0.5)])
+    y = np.concatenate([np.full_like(xs, -0.5), np.full_like(xs, ny - 0.5), ys, ys])
+    return x, y
+
+
+def output_grid(frames: list[Frame], scale_deg: float | None = None) -> tuple[WCS, tuple[int, int]]:
+    """A north-up TAN WCS and shape just covering every frame; the scale defaults to the frames' median."""
+    if scale_deg is None:
+        scale_deg = float(np.median([pixel_scale_deg(f.wcs) for f in frames]))
+    ra, dec = [], []
+    for f in frames:
+        r, d = f.wcs.pixel_to_world_values(*_edges(f.data.shape))
+        ra.append(r)
+        dec.append(d)
+    ra, dec = np.concatenate(ra), np.concatenate(dec)
+    centre = _unit_vector(ra, dec).mean(axis=0)
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.cunit = ["deg", "deg"]
+    wcs.wcs.crval = [np.degrees(np.arctan2(centre[1], centre[0])) % 360.0,
+                     np.degrees(np.arcsin(centre[2] / np.linalg.norm(centre)))]
+    wcs.wcs.cd = [[-scale_deg, 0.0], [0.0, scale_deg]]
+    wcs.wcs.crpix = [1.0, 1.0]
+    x, y = wcs.world_to_pixel_values(ra, dec)
+    x0, y0 = np.floor(x.min() + 0.5), np.floor(y.min() + 0.5)
+    shape = (int(np.ceil(y.max() + 0.5) - y0), int(np.ceil(x.max() + 0.5) - x0))
+    wcs.wcs.crpix = [1.0 - x0, 1.0 - y0]
+    return wcs, shape
+
+
+def pixel_map(frame_wcs: WCS, out_wcs: WCS, shape: tuple[int, int]) -> np.ndarray:
+    """(ny, nx, 2) output-grid x, y of every input pixel centre, as drizzle wants it."""
+    y, x = np.indices(shape, dtype=np.float64)
+    ra, dec = frame_wcs.pixel_to_world_values(x, y)
+    return np.dstack(out_wcs.world_to_pixel_values(ra, dec))
+
+
+def resample(frame: Frame, pixmap: np.ndarray, out_shape: tuple[int, int],
+             weight: np.ndarray | None = None, offset: float = 0.0, pixfrac: float = 1.0) -> Resampled:
+    """Drizzle data − offset and variance onto the cutout of the output grid the frame touches."""
+    from drizzle.resample import Drizzle
+
+    x0 = max(int(np.floor(np.nanmin(pixmap[..., 0]) - 1)), 0)
+    y0 = max(int(np.floor(np.nanmin(pixmap[..., 1]) - 1)), 0)
+    x1 = min(int(np.ceil(np.nanmax(pixmap[..., 0]) + 2)), out_shape[1])
+    y1 = min(int(np.ceil(np.nanmax(pixmap[..., 1]) + 2)), out_shape[0])
+    local = pixmap - np.array([x0, y0], dtype=np.float64)
+    usable = frame.good if weight is None else weight
+    wmap = usable.astype(np.float32)
+    data = np.where(usable, frame.data - np.float32(offset), 0).astype(np.float32)
+    var = np.where(usable, frame.var, 0).astype(np.float32)
+    shape = (y1 - y0, x1 - x0)
+    images = []
+    for values in (data, var):
+        driz = Drizzle(kernel="square", out_shape=shape, fillval=0.0)
+        driz.add_image(values, exptime=1.0, pixmap=local, weight_map=wmap, in_units="cps", pixfrac=pixfrac)
+        images.append(driz)
+    return Resampled(y0, x0, images[0].out_img, images[1].out_img, images[0].out_wht)
+
+
+def match_backgrounds(stack: list[Resampled], min_overlap: int = 100, full: float = 0.99) -> np.ndarray:
+    """Per-frame offsets b minimising Σ n_jk (b_j − b_k − median(R_j − R_k))², with Σ b = 0.
+
+    Only fully covered pixels of pairs sharing at least ``min_overlap`` of them count.
+    """
+    n = len(stack)
+    rows, rhs = [], []
+    for j in range(n):
+        for k in range(j + 1, n):
+            a, b = stack[j], stack[k]
+            ys = slice(max(a.y0, b.y0), min(a.y0 + a.data.shape[0], b.y0 + b.data.shape[0]))
+            xs = slice(max(a.x0, b.x0), min(a.x0 + a.data.shape[1], b.x0 + b.data.shape[1]))
+            if ys.start >= ys.stop or xs.start >= xs.stop:
+                continue
+            wa = (slice(ys.start - a.y0, ys.stop - a.y0), slice(xs.start - a.x0, xs.stop - a.x0))
+            wb = (slice(ys.start - b.y0, ys.stop - b.y0), slice(xs.start - b.x0, xs.stop - b.x0))
+            both = (a.weight[wa] >= full) & (b.weight[wb] >= full)
+            count = int(both.sum())
+            if count < min_overlap:
+                continue
+            row = np.zeros(n)
+            row[j], row[k] = 1.0, -1.0
+            w = np.sqrt(count)
+            rows.append(row * w)
+            rhs.append(float(np.median(a.data[wa][both] - b.data[wb][both])) * w)
+    rows.append(np.full(n, 1e3))  # the constraint Σ b = 0, weighted to hold exactly
+    rhs.append(0.0)
+    offsets, *_ = np.linalg.lstsq(np.array(rows), np.array(rhs), rcond=None)
+    return offsets
+
+
+def _stack(stack: list[Resampled], shape: tuple[int, int], min_weight: float = 0.5) -> np.ndarray:
+    """Frames on the full grid, NaN where a frame covers less than ``min_weight`` of a pixel."""
+    cube = np.full((len(stack), *shape), np.nan, dtype=np.float32)
+    for plane, r in zip(cube, stack, strict=True):
+        plane[r.window()] = np.where(r.weight >= min_weight, r.data, np.nan)
+    return cube
+
+
+def find_outliers(frames: list[Frame], pixmaps: list[np.ndarray], stack: list[Resampled],
+                  offsets: np.ndarray, shape: tuple[int, int], nsigma: float = 3.0,
+                  min_coverage: int = 3, grow: int = 1, deriv_scale: float = 0.5) -> list[np.ndarray]:
+    """Input pixels farther than ``nsigma`` from the blotted stack median, per frame.
+
+    The blotted median is smoother than a frame (resampling convolves with the
+    pixel), so near steep features (star cores) a frame differs from it by a
+    fraction of the local steepness: ``deriv_scale`` times that is tolerated
+    too, as in astrodrizzle (whose first pass uses 1.2). With 0.5 no star-core
+    pixel was rejected in the tests' simulated fields, and 0.3 began to reject them.
+    """
+    import warnings
+
+    from drizzle.resample import blot_image
+    from scipy.ndimage import binary_dilation
+
+    cube = _stack(stack, shape)
+    depth = np.sum(np.isfinite(cube), axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns outside coverage
+        median = np.nanmedian(cube, axis=0)
+        spread = MAD_TO_SIGMA * np.nanmedian(np.abs(cube - median), axis=0)
+    del cube
+    tested = (depth >= min_coverage).astype(np.float32)
+    # outside coverage the value is never used, but a jump to 0 would ring through the interpolation
+    median = np.where(depth > 0, median, np.nanmedian(median)).astype(np.float32)
+    spread = np.where(depth > 0, spread, 0).astype(np.float32)
+    structure = np.ones((2 * grow + 1,) * 2, dtype=bool) if grow else None
+    rejected = []
+    for frame, pixmap, offset in zip(frames, pixmaps, offsets, strict=True):
+        model = blot_image(median, pixmap, interp="poly5")
+        scatter = blot_image(spread, pixmap, interp="linear")
+        # nearest-neighbour: a frame pixel is tested only if every output pixel near it was
+        covered = blot_image(tested, pixmap, interp="nearest") > 0.5
+        limit = nsigma * np.maximum(np.sqrt(frame.var), scatter) + deriv_scale * steepness(model)
+        bad = covered & frame.good & (np.abs(frame.data - offset - model) > limit)
+        if structure is not None and bad.any():
+            bad = binary_dilation(bad, structure) & covered
+        rejected.append(bad)
+    return rejected
+
+
+def steepness(image: np.ndarray) -> np.ndarray:
+    """Largest absolute difference between each pixel and its four neighbours."""
+    out = np.zeros_like(image)
+    for axis in (0, 1):
+        step = np.abs(np.diff(image, axis=axis))
+        lead = [slice(None)] * 2
+        lead[axis] = slice(1, None)
+        trail = [slice(None)] * 2
+        trail[axis] = slice(None, -1)
+        np.maximum(out[tuple(lead)], step, out=out[tuple(lead)])
+        np.maximum(out[tuple(trail)], step, out=out[tuple(trail)])
+    return out
+
+
+def combine(stack: list[Resampled], shape: tuple[int, int], frame_weights: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted mean, its 1σ and the coverage (frames' covered fractions summed and rounded)."""
+    num = np.zeros(shape)
+    den = np.zeros(shape)
+    var = np.zeros(shape)
+    cover = np.zeros(shape)
+    for r, c in zip(stack, frame_weights, strict=True):
+        win = r.window()
+        a = c * r.weight.astype(np.float64)
+        num[win] += a * r.data
+        den[win] += a
+        var[win] += a * a * r.var
+        cover[win] += r.weight
+    with np.errstate(invalid="ignore", divide="ignore"):
+        data = np.where(den > 0, num / den, np.nan)
+        err = np.where(den > 0, np.sqrt(var) / den, np.nan)
+    return data.astype(np.float32), err.astype(np.float32), np.rint(cover).astype(np.int32)
+
+
+def mosaic(frames: list[Frame], *, scale_deg: float | None = None, match_background: bool = True,
+           nsigma: float = 3.0, min_coverage: int = 3, grow: int = 1, deriv_scale: float = 0.5) -> Mosaic:
+    """Resample, background-match, reject outliers and combine ``frames`` (see the module docstring)."""
+    if not frames:
+        raise ValueError("no frames to combine")
+    out_wcs, shape = output_grid(frames, scale_deg)
+    pixmaps = [pixel_map(f.wcs, out_wcs, f.data.shape) for f in frames]
+    first = [resample(f, pm, shape) for f, pm in zip(frames, pixmaps, strict=True)]
+    offsets = match_backgrounds(first) if match_background and len(frames) > 1 else np.zeros(len(frames))
+    for r, b in zip(first, offsets, strict=True):  # drizzle averages: an input offset moves the output alike
+        r.data = np.where(r.weight > 0, r.data - np.float32(b), 0).astype(np.float32)
+    rejected = find_outliers(frames, pixmaps, first, offsets, shape, nsigma, min_coverage, grow, deriv_scale)
+    del first
+    final = [resample(f, pm, shape, weight=f.good & ~bad, offset=b)
+             for f, pm, bad, b in zip(frames, pixmaps, rejected, offsets, strict=True)]
+    weights = np.array([1.0 / np.median(f.var[f.good]) if f.good.any() else 0.0 for f in frames])
+    data, err, coverage = combine(final, shape, weights)
+    return Mosaic(data, err, coverage, offsets, rejected, out_wcs)

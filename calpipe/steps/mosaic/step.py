@@ -1,0 +1,108 @@
+"""Step class for mosaic."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field, field_validator
+
+from calpipe.core.errors import InputDataError
+from calpipe.core.params import Params
+from calpipe.core.step import Step
+
+
+class MosaicStep(Step):
+    """Drizzle every member onto one TAN grid, match backgrounds, reject outliers, combine (Level 3)."""
+
+    name = "mosaic"
+    version = "1.0.0"
+    combines = True
+
+    class Params(Params):
+        pixel_scale_arcsec: float | None = Field(None, gt=0, description="mosaic pixel scale (default: the "
+                                                 "members' native scale)")
+        match_background: bool = Field(True, description="subtract least-squares background offsets")
+        nsigma: float = Field(3.0, gt=0, description="outlier threshold in sigma")
+        min_coverage: int = Field(3, ge=2, description="reject outliers only where this many frames overlap")
+        grow: int = Field(1, ge=0, le=3, description="also reject neighbours within this many pixels")
+        deriv_scale: float = Field(0.5, ge=0, description="tolerated fraction of the local steepness")
+        reject_dq: list[str] = Field(["DO_NOT_USE"], description="DQ flags whose pixels are left out")
+        group_by: str | None = Field(None, description="FITS keyword (e.g. BAND): one mosaic per value")
+
+        @field_validator("reject_dq")
+        @classmethod
+        def _known_flags(cls, names: list[str]) -> list[str]:
+            from calpipe.core.models.dqflags import NAMES
+
+            unknown = [n for n in names if n not in NAMES]
+            if unknown:
+                raise ValueError(f"unknown DQ flag(s) {unknown}; known: {', '.join(NAMES)}")
+            return names
+
+    def process(self, members, refs, params):
+        from calpipe.core.association import ProductSet
+
+        if params.group_by is None:
+            return self._mosaic(members.items, params)
+        groups: dict[str, list] = {}
+        for label, product in members:
+            value = _keyword(product, params.group_by, label)
+            groups.setdefault(re.sub(r"[^a-z0-9]+", "", str(value).lower()) or "none", []).append(
+                (label, product))
+        return ProductSet([(value, self._mosaic(items, params)) for value, items in sorted(groups.items())])
+
+    def _mosaic(self, items, params):
+        import numpy as np
+
+        from calpipe.core.models.dqflags import DQ, NAMES
+        from calpipe.core.models.products import MosaicModel
+
+        from ..wcs import celestial_wcs, store_wcs
+        from .algorithm import Frame, mosaic
+
+        first_label, first = items[0]
+        for label, product in items[1:]:
+            for what, a, b in (("INSTRUME", first.meta.instrument.name, product.meta.instrument.name),
+                               ("BUNIT", first.meta.bunit_data, product.meta.bunit_data)):
+                if a != b:
+                    raise InputDataError(f"{label}: {what} = {b!r}, but {first_label} has {a!r}; a mosaic "
+                                         "combines one instrument and band (group_by, or split the inputs)")
+        reject = np.uint32(sum(NAMES[n] for n in params.reject_dq))
+        frames = []
+        for label, product in items:
+            data = np.asarray(product.data, dtype=np.float32)
+            err = np.asarray(product.err, dtype=np.float32)
+            good = np.isfinite(data) & np.isfinite(err) & (err > 0) & ((product.dq & reject) == 0)
+            frames.append(Frame(data, np.square(err), good, celestial_wcs(product, label)))
+        scale = None if params.pixel_scale_arcsec is None else params.pixel_scale_arcsec / 3600.0
+        result = mosaic(frames, scale_deg=scale, match_background=params.match_background,
+                        nsigma=params.nsigma, min_coverage=params.min_coverage, grow=params.grow,
+                        deriv_scale=params.deriv_scale)
+        out = MosaicModel()
+        out.update(first)
+        out.data = result.data
+        out.err = result.err
+        out.coverage = result.coverage
+        out.dq = np.where(result.coverage > 0, 0, DQ.DO_NOT_USE).astype(np.uint32)
+        out.meta.bunit_data = first.meta.bunit_data
+        out.meta.bunit_err = first.meta.bunit_err or first.meta.bunit_data
+        out.meta.mosaic.ncombine = len(frames)
+        out.meta.mosaic.nrejected = int(sum(int(r.sum()) for r in result.rejected))
+        out.meta.mosaic.max_offset = float(np.max(np.abs(result.offsets)))
+        store_wcs(out, result.wcs)
+        return out
+
+
+def _keyword(product, keyword: str, label: str):
+    """The value of a FITS keyword, found through the product's schema."""
+    paths = product.find_fits_keyword(keyword.upper())
+    if not paths:
+        raise InputDataError(f"{label}: its schema has no keyword {keyword.upper()} to group by "
+                             "(check --steps.mosaic.group_by)")
+    node = product
+    for part in paths[0].split("."):
+        node = getattr(node, part, None)
+    if node is None:
+        raise InputDataError(f"{label}: keyword {keyword.upper()} is not set; it is needed to group the "
+                             "members (set it, or drop group_by)")
+    return node
