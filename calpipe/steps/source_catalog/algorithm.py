@@ -46,6 +46,7 @@ from photutils.aperture import ApertureStats, CircularAperture, aperture_photome
 from photutils.background import Background2D, MedianBackground
 from photutils.detection import find_peaks
 from photutils.psf import CircularGaussianPRF, PSFPhotometry, SourceGrouper
+from photutils.utils.exceptions import NoDetectionsWarning
 from scipy.interpolate import RegularGridInterpolator
 from scipy.ndimage import binary_dilation
 from scipy.signal import fftconvolve
@@ -174,7 +175,9 @@ def _interpolate(mesh: np.ndarray, box: tuple[int, int], shape: tuple[int, int])
 def _peaks(resid: np.ndarray, err: np.ndarray, bad: np.ndarray, fwhm_px: float,
            threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """Local maxima of :func:`snr_map` above ``threshold``."""
-    peaks = find_peaks(snr_map(resid, err, bad, fwhm_px), threshold, box_size=3, mask=bad)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoDetectionsWarning)
+        peaks = find_peaks(snr_map(resid, err, bad, fwhm_px), threshold, box_size=3, mask=bad)
     if peaks is None:
         return np.zeros(0), np.zeros(0)
     return np.asarray(peaks["x_peak"], float), np.asarray(peaks["y_peak"], float)
