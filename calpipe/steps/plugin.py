@@ -18,8 +18,9 @@ def calpipe_steps():
     from .ramp_fit.step import RampFitStep
     from .refpix.step import RefPixStep
     from .saturation.step import SaturationStep
+    from .source_catalog.step import SourceCatalogStep
     from .superbias.step import SuperBiasStep
 
     return [AssignWcsStep, DarkCurrentStep, DQInitStep, FlatFieldStep, GainScaleStep, GroupScaleStep,
             JumpStep, LinearityStep, MosaicStep, PhotomStep, RampFitStep, RefPixStep, SaturationStep,
-            SuperBiasStep]
+            SourceCatalogStep, SuperBiasStep]

@@ -11,14 +11,19 @@ _KEYS = ("ctype1", "ctype2", "crpix1", "crpix2", "crval1", "crval2", "cd1_1", "c
 
 def celestial_wcs(product: Any, name: str):
     """astropy WCS from meta.wcsinfo; a product without one is bad input (run assign_wcs first)."""
-    from astropy.wcs import WCS
-
     info = product.meta.wcsinfo
     values = {k: getattr(info, k, None) for k in _KEYS}
     missing = [k.upper() for k, v in values.items() if v is None]
     if missing:
         raise InputDataError(f"{name}: no celestial WCS (missing {', '.join(missing)} in the SCI header); "
                              "calibrate it with a pipeline that runs assign_wcs")
+    return wcs_from_keywords(values)
+
+
+def wcs_from_keywords(values: dict[str, Any]):
+    """astropy WCS from lower-case TAN keywords, e.g. those of assign_wcs.algorithm.tan_wcs."""
+    from astropy.wcs import WCS
+
     wcs = WCS(naxis=2)
     wcs.wcs.ctype = [values["ctype1"], values["ctype2"]]
     wcs.wcs.cunit = ["deg", "deg"]

@@ -157,18 +157,10 @@ def point_source_image(sources: np.ndarray, sigma: float, shape: tuple[int, int]
 
 def frame_wcs(ra: float, dec: float, roll: float):
     """astropy TAN WCS of a frame pointed at (RA_REF, DEC_REF, ROLL_REF), as assign_wcs would write it."""
-    from astropy.wcs import WCS
-
     from calpipe.steps.assign_wcs.algorithm import tan_wcs
+    from calpipe.steps.wcs import wcs_from_keywords
 
-    kw = tan_wcs(ra, dec, roll, det.PIXEL_SCALE_ARCSEC, det.CRPIX)
-    wcs = WCS(naxis=2)
-    wcs.wcs.ctype = [kw["ctype1"], kw["ctype2"]]
-    wcs.wcs.cunit = [kw["cunit1"], kw["cunit2"]]
-    wcs.wcs.crval = [kw["crval1"], kw["crval2"]]
-    wcs.wcs.crpix = [kw["crpix1"], kw["crpix2"]]
-    wcs.wcs.cd = [[kw["cd1_1"], kw["cd1_2"]], [kw["cd2_1"], kw["cd2_2"]]]
-    return wcs
+    return wcs_from_keywords(tan_wcs(ra, dec, roll, det.PIXEL_SCALE_ARCSEC, det.CRPIX))
 
 
 def random_sources(rng: np.random.Generator) -> np.ndarray:

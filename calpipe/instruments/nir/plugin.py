@@ -59,6 +59,8 @@ def calpipe_add_sim_commands(subparsers):
                      help="no Poisson or read noise, no reference drift, no cosmic rays")
     sim.add_argument("--no-cosmic-rays", action="store_true", help="leave cosmic rays out")
     sim.add_argument("--sky", type=float, default=0.2, help="uniform background [MJy/sr] (default 0.2)")
+    sim.add_argument("--ndither", type=positive, default=1, metavar="N",
+                     help="N exposures of one field at dithered pointings, for Level 3 (default 1)")
     sim.add_argument("--program", default="00001")
     sim.add_argument("--visit", default="001")
     sim.add_argument("--exposure", default="00001")

@@ -62,6 +62,9 @@ READ_PATTERNS: dict[str, tuple[int, int]] = {  # name -> (nframes, groupgap)
 ADC_MAX = 65535
 
 SKY_BACKGROUND = 0.2  # MJy/sr (zodiacal-like)
+POINTING = (53.16, -27.78, 0.0)  # RA_REF, DEC_REF, ROLL_REF [deg]
+PIXEL_SCALE_ARCSEC = 0.031  # assign_wcs's default
+CRPIX_FULL = (1024.5, 1024.5)
 PSF_SIGMA = 1.0  # px
 SOURCES_PER_PIXEL = 25 / 256**2
 SOURCE_FLUX_RANGE = (0.1, 200.0)  # µJy, log-uniform
@@ -280,11 +283,15 @@ def simulate(out_dir: Path | str, readpatt: str = "MEDIUM8", ngroups: int = 10, 
              refdrift: bool | None = None, sky: float = SKY_BACKGROUND,
              sources: Sequence[Sequence[float]] | np.ndarray | None = None, psf_sigma: float = PSF_SIGMA,
              program: str = "00001", visit: str = "001", exposure: str = "00001",
-             date_obs: str = "2026-01-01T00:00:00", detector_seed: int = DEFAULT_SEED) -> SimFiles:
+             date_obs: str = "2026-01-01T00:00:00", detector_seed: int = DEFAULT_SEED,
+             pointing: tuple[float, float, float] = POINTING,
+             sky_sources: np.ndarray | None = None) -> SimFiles:
     """Write ``nir_<program>_<visit>_<exposure>_uncal.fits`` and ``..._truth.asdf`` into ``out_dir``.
 
     sky: uniform background [MJy/sr]; sources: rows (x, y, flux µJy) in the
-    product's 0-based pixel coordinates, None for a random field, [] for none.
+    product's 0-based pixel coordinates, None for a random field, [] for none;
+    sky_sources: rows (RA, Dec, flux µJy) placed through the exposure's WCS at
+    ``pointing`` (RA_REF, DEC_REF, ROLL_REF), as assign_wcs will write it.
     cosmic_rays and refdrift default to ``not noiseless``. subarray: a side
     (centred square, no reference pixels) or "FULL"/None (with the border).
 
@@ -317,8 +324,12 @@ def simulate(out_dir: Path | str, readpatt: str = "MEDIUM8", ngroups: int = 10, 
     sensitive = light & (cut["flat"] > 0)  # dead pixels respond to nothing, cosmic rays included
 
     rng_sky, rng_cr, rng_drift, rng_noise = (np.random.default_rng([seed, k]) for k in range(4))
-    src = (random_sources(rng_sky, ro) if sources is None
-           else np.asarray(sources, dtype=np.float64).reshape(-1, 3))
+    if sky_sources is not None:
+        x, y = exposure_wcs(ro, pointing).world_to_pixel_values(sky_sources[:, 0], sky_sources[:, 1])
+        src = np.column_stack([x, y, sky_sources[:, 2]])
+    else:
+        src = (random_sources(rng_sky, ro) if sources is None
+               else np.asarray(sources, dtype=np.float64).reshape(-1, 3))
     per_ujy = 1e-12 / maps.pixar_sr  # MJy/sr summed over pixels, per µJy
     sky_image = sky + point_source_image((ro.ny, ro.nx), np.column_stack([src[:, :2], src[:, 2] * per_ujy]),
                                          psf_sigma)
@@ -343,7 +354,8 @@ def simulate(out_dir: Path | str, readpatt: str = "MEDIUM8", ngroups: int = 10, 
 
     out_dir = Path(out_dir)
     stem = f"nir_{program}_{visit}_{exposure}"
-    raw_path = _write_raw(ro, data, maps, out_dir / f"{stem}_uncal.fits", program, visit, exposure, date_obs)
+    raw_path = _write_raw(ro, data, maps, out_dir / f"{stem}_uncal.fits", program, visit, exposure, date_obs,
+                          pointing)
     parameters = {
         "detector": maps.detector, "detector_seed": maps.seed, "seed": int(seed), "readpatt": ro.readpatt,
         "nframes": ro.nframes, "groupgap": ro.groupgap, "ngroups": ro.ngroups, "nints": ro.nints,
@@ -358,7 +370,9 @@ def simulate(out_dir: Path | str, readpatt: str = "MEDIUM8", ngroups: int = 10, 
         "rate": rate.astype(np.float32),
         "sky": sky_image.astype(np.float32),
         "sources": {"x": src[:, 0].copy(), "y": src[:, 1].copy(), "flux": src[:, 2].copy(),
-                    "flux_mjysr_px": src[:, 2] * per_ujy},
+                    "flux_mjysr_px": src[:, 2] * per_ujy,
+                    **({} if sky_sources is None else {"ra": sky_sources[:, 0].copy(),
+                                                       "dec": sky_sources[:, 1].copy()})},
         "cosmic_rays": {k: np.concatenate(v) for k, v in hit_cols.items()},
         "cr_pixels": {k: np.concatenate(v) for k, v in pix_cols.items()},
         "saturated": first_sat >= 0,
@@ -368,6 +382,42 @@ def simulate(out_dir: Path | str, readpatt: str = "MEDIUM8", ngroups: int = 10, 
         "parameters": parameters,
     }
     return SimFiles(raw_path, write_tree_atomic(truth, out_dir / f"{stem}_truth.asdf"))
+
+
+def exposure_wcs(ro: Readout, pointing: tuple[float, float, float]):
+    """The TAN WCS assign_wcs (default parameters) gives an exposure at ``pointing``."""
+    from calpipe.steps.assign_wcs.algorithm import tan_wcs
+    from calpipe.steps.wcs import wcs_from_keywords
+
+    return wcs_from_keywords(tan_wcs(*pointing, PIXEL_SCALE_ARCSEC, CRPIX_FULL, (ro.xstart, ro.ystart)))
+
+
+def simulate_dithers(out_dir: Path | str, ndither: int, dither_px: float = 20.0, seed: int = 0,
+                     **kwargs) -> list[SimFiles]:
+    """``ndither`` exposures of one field (exposures 00001...), pointings offset by up to ``dither_px``.
+
+    The sources are fixed on the sky (drawn once, ~25 per 256² pixels, as in
+    `simulate`), so a Level 3 mosaic and source list can be checked against
+    one truth: every exposure's truth carries their RA, Dec and flux.
+    """
+    if ndither < 1:
+        raise ValueError(f"ndither must be at least 1, got {ndither}")
+    rng = np.random.default_rng([seed, 99])
+    ro = readout(kwargs.get("readpatt", "MEDIUM8"), kwargs.get("ngroups", 10), kwargs.get("nints", 1),
+                 kwargs.get("subarray", 256))
+    field = random_sources(rng, ro)
+    centre = exposure_wcs(ro, POINTING)
+    ra, dec = centre.pixel_to_world_values(field[:, 0], field[:, 1])
+    sky_sources = np.column_stack([ra, dec, field[:, 2]])
+    scale = PIXEL_SCALE_ARCSEC / 3600.0
+    files = []
+    for k in range(ndither):
+        dx, dy = (0.0, 0.0) if k == 0 else rng.uniform(-dither_px, dither_px, 2)
+        pointing = (POINTING[0] - dx * scale / math.cos(math.radians(POINTING[1])),
+                    POINTING[1] + dy * scale, POINTING[2])
+        files.append(simulate(out_dir, seed=seed + k, exposure=f"{k + 1:05d}", pointing=pointing,
+                              sky_sources=sky_sources, **kwargs))
+    return files
 
 
 def _no_cosmic_rays() -> tuple[dict, dict]:
@@ -380,7 +430,7 @@ def _no_cosmic_rays() -> tuple[dict, dict]:
 
 
 def _write_raw(ro: Readout, data: np.ndarray, maps: DetectorMaps, path: Path, program: str, visit: str,
-               exposure: str, date_obs: str) -> Path:
+               exposure: str, date_obs: str, pointing: tuple[float, float, float]) -> Path:
     from calpipe.core.io import write_atomic
     from calpipe.core.models.products import RawModel
 
@@ -397,23 +447,27 @@ def _write_raw(ro: Readout, data: np.ndarray, maps: DetectorMaps, path: Path, pr
     ex.gain_factor = 1.0
     sub = meta.subarray
     sub.name, sub.xstart, sub.ystart, sub.xsize, sub.ysize = ro.name, ro.xstart, ro.ystart, ro.nx, ro.ny
-    meta.pointing.ra_ref, meta.pointing.dec_ref, meta.pointing.roll_ref = 53.16, -27.78, 0.0
+    meta.pointing.ra_ref, meta.pointing.dec_ref, meta.pointing.roll_ref = pointing
     meta.bunit_data = "DN"
     return write_atomic(raw, path)
 
 
 
 def run(args) -> int:
-    """`calpipe sim nir`: simulate and print the two paths written."""
+    """`calpipe sim nir`: simulate and print the paths written (raw, truth per exposure)."""
     from calpipe.core.errors import UsageError
 
+    options = dict(readpatt=args.readpatt, ngroups=args.ngroups, nints=args.nints, subarray=args.subarray,
+                   noiseless=args.noiseless, cosmic_rays=False if args.no_cosmic_rays else None, sky=args.sky,
+                   program=args.program, visit=args.visit)
     try:
-        files = simulate(args.output_dir, readpatt=args.readpatt, ngroups=args.ngroups, nints=args.nints,
-                         subarray=args.subarray, seed=args.seed, noiseless=args.noiseless,
-                         cosmic_rays=False if args.no_cosmic_rays else None, sky=args.sky,
-                         program=args.program, visit=args.visit, exposure=args.exposure)
+        if args.ndither > 1:
+            written = simulate_dithers(args.output_dir, args.ndither, seed=args.seed, **options)
+        else:
+            written = [simulate(args.output_dir, seed=args.seed, exposure=args.exposure, **options)]
     except ValueError as exc:
         raise UsageError(f"calpipe sim nir: {exc}") from exc
-    print(files.raw)
-    print(files.truth)
+    for files in written:
+        print(files.raw)
+        print(files.truth)
     return 0

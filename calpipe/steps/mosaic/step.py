@@ -25,7 +25,7 @@ class MosaicStep(Step):
         nsigma: float = Field(3.0, gt=0, description="outlier threshold in sigma")
         min_coverage: int = Field(3, ge=2, description="reject outliers only where this many frames overlap")
         grow: int = Field(1, ge=0, le=3, description="also reject neighbours within this many pixels")
-        deriv_scale: float = Field(0.5, ge=0, description="tolerated fraction of the local steepness")
+        deriv_scale: float = Field(1.2, ge=0, description="tolerated fraction of the local steepness")
         reject_dq: list[str] = Field(["DO_NOT_USE"], description="DQ flags whose pixels are left out")
         group_by: str | None = Field(None, description="FITS keyword (e.g. BAND): one mosaic per value")
 

@@ -1,0 +1,79 @@
+"""Step class for source_catalog."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from calpipe.core.errors import InputDataError
+from calpipe.core.params import Params
+from calpipe.core.step import Step
+
+
+class SourceCatalogStep(Step):
+    """Detect point sources on a mosaic and measure them (PSF fit and aperture): its SOURCES table."""
+
+    name = "source_catalog"
+    version = "1.0.0"
+
+    class Params(Params):
+        threshold: float = Field(5.0, gt=0, description="detection threshold: S/N of a PSF-weighted flux")
+        fwhm_arcsec: float | None = Field(None, gt=0, description="PSF FWHM (default: measured on bright "
+                                          "isolated sources of the mosaic)")
+        fwhm_guess_arcsec: float = Field(2.0, gt=0, description="starting FWHM when measuring it")
+        aperture_fwhm: float = Field(1.5, gt=0, description="aperture radius in units of the FWHM")
+
+    def process(self, product, refs, params):
+        import numpy as np
+
+        from calpipe.core.models.dqflags import DQ
+
+        from ..mosaic.algorithm import pixel_scale_deg
+        from ..wcs import celestial_wcs
+        from .algorithm import source_catalog
+
+        name = product.meta.filename or "the mosaic"
+        if not hasattr(product, "coverage"):
+            raise InputDataError(f"{name}: a {type(product).__name__}, but source_catalog measures mosaics "
+                                 "(run the mosaic step first)")
+        wcs = celestial_wcs(product, name)
+        scale = pixel_scale_deg(wcs) * 3600.0
+        mask = (product.dq & np.uint32(DQ.DO_NOT_USE)) != 0
+        cat = source_catalog(np.asarray(product.data, float), np.asarray(product.err, float),
+                             fwhm_px=None if params.fwhm_arcsec is None else params.fwhm_arcsec / scale,
+                             fwhm_guess_px=params.fwhm_guess_arcsec / scale, threshold=params.threshold,
+                             mask=mask, aper_radius_fwhm=params.aperture_fwhm)
+        # sums of surface brightness over pixels: MJy/sr x sr = MJy, reported in mJy
+        if product.meta.bunit_data == "MJy/sr":
+            factor, unit = np.radians(scale / 3600.0) ** 2 * 1e9, "mJy"
+        else:
+            factor, unit = 1.0, f"{product.meta.bunit_data or 'unknown'} * pixel"
+        ra, dec = wcs.pixel_to_world_values(cat["x"], cat["y"])
+        columns = {"id": cat["id"], "ra": ra, "dec": dec, "x": cat["x"], "y": cat["y"],
+                   "x_err": cat["x_err"], "y_err": cat["y_err"], "snr": cat["snr"], "flags": cat["flags"]}
+        for col in ("flux_psf", "flux_psf_err", "flux_aper", "flux_aper_err"):
+            columns[col] = np.asarray(cat[col], float) * factor
+        product.sources = _records(columns)
+        meta = product.meta.sources
+        meta.count = len(cat)
+        meta.threshold = params.threshold
+        meta.fwhm_arcsec = float(cat.meta["fwhm_px"] * scale)
+        meta.fwhm_measured = bool(cat.meta["fwhm_measured"])
+        meta.aperture_arcsec = float(cat.meta["aper_radius_px"] * scale)
+        meta.aperture_correction = float(cat.meta["aper_corr"])
+        meta.flux_unit = unit
+        return product
+
+
+_DTYPES = (("id", "i4"), ("ra", "f8"), ("dec", "f8"), ("x", "f8"), ("y", "f8"), ("x_err", "f8"),
+           ("y_err", "f8"), ("flux_psf", "f8"), ("flux_psf_err", "f8"), ("flux_aper", "f8"),
+           ("flux_aper_err", "f8"), ("snr", "f8"), ("flags", "u4"))
+
+
+def _records(columns):
+    """The SOURCES table as a numpy record array in the schema's column order."""
+    import numpy as np
+
+    table = np.zeros(len(columns["id"]), dtype=list(_DTYPES))
+    for name, _ in _DTYPES:
+        table[name] = columns[name]
+    return table
