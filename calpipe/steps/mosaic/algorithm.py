@@ -47,6 +47,7 @@ class Frame:
     var: np.ndarray
     good: np.ndarray
     wcs: WCS
+    dq: np.ndarray | None = None  # uint32 flags passed on to the mosaic pixel nearest each input pixel
 
 
 @dataclass
@@ -69,6 +70,7 @@ class Mosaic:
     data: np.ndarray
     err: np.ndarray
     coverage: np.ndarray
+    dq: np.ndarray
     offsets: np.ndarray  # background offset subtracted from each frame
     rejected: list[np.ndarray]  # per frame: input pixels rejected as outliers
     wcs: WCS
@@ -295,4 +297,22 @@ def mosaic(frames: list[Frame], *, scale_deg: float | None = None, match_backgro
              for f, pm, bad, b in zip(frames, pixmaps, rejected, offsets, strict=True)]
     weights = np.array([1.0 / np.median(f.var[f.good]) if f.good.any() else 0.0 for f in frames])
     data, err, coverage = combine(final, shape, weights)
-    return Mosaic(data, err, coverage, offsets, rejected, out_wcs)
+    return Mosaic(data, err, coverage, carried_flags(frames, pixmaps, shape), offsets, rejected, out_wcs)
+
+
+def carried_flags(frames: list[Frame], pixmaps: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
+    """Each input pixel's DQ OR-ed into the output pixel nearest its centre, used or not.
+
+    A source list must know that a star's saturated core was left out, even though
+    no value of it reached the mosaic.
+    """
+    dq = np.zeros(shape, np.uint32)
+    for frame, pixmap in zip(frames, pixmaps, strict=True):
+        if frame.dq is None:
+            continue
+        flagged = frame.dq != 0
+        x = np.rint(pixmap[..., 0][flagged]).astype(int)
+        y = np.rint(pixmap[..., 1][flagged]).astype(int)
+        inside = (x >= 0) & (y >= 0) & (x < shape[1]) & (y < shape[0])
+        np.bitwise_or.at(dq, (y[inside], x[inside]), frame.dq[flagged][inside].astype(np.uint32))
+    return dq

@@ -68,12 +68,14 @@ class MosaicStep(Step):
                     raise InputDataError(f"{label}: {what} = {b!r}, but {first_label} has {a!r}; a mosaic "
                                          "combines one instrument and band (group_by, or split the inputs)")
         reject = np.uint32(sum(NAMES[n] for n in params.reject_dq))
+        carried = DQ.SATURATED | DQ.FLUX_ESTIMATED | DQ.JUMP_DET  # what a source list should know of
         frames = []
         for label, product in items:
             data = np.asarray(product.data, dtype=np.float32)
             err = np.asarray(product.err, dtype=np.float32)
             good = np.isfinite(data) & np.isfinite(err) & (err > 0) & ((product.dq & reject) == 0)
-            frames.append(Frame(data, np.square(err), good, celestial_wcs(product, label)))
+            frames.append(Frame(data, np.square(err), good, celestial_wcs(product, label),
+                                np.asarray(product.dq, np.uint32) & np.uint32(carried)))
         scale = None if params.pixel_scale_arcsec is None else params.pixel_scale_arcsec / 3600.0
         result = mosaic(frames, scale_deg=scale, match_background=params.match_background,
                         nsigma=params.nsigma, min_coverage=params.min_coverage, grow=params.grow,
@@ -83,7 +85,7 @@ class MosaicStep(Step):
         out.data = result.data
         out.err = result.err
         out.coverage = result.coverage
-        out.dq = np.where(result.coverage > 0, 0, DQ.DO_NOT_USE).astype(np.uint32)
+        out.dq = result.dq | np.where(result.coverage > 0, 0, DQ.DO_NOT_USE).astype(np.uint32)
         out.meta.bunit_data = first.meta.bunit_data
         out.meta.bunit_err = first.meta.bunit_err or first.meta.bunit_data
         out.meta.mosaic.ncombine = len(frames)

@@ -58,6 +58,8 @@ FLAG_EDGE = 1
 FLAG_BLENDED = 2
 #: The PSF fit did not converge, ran into its position bound or gave no covariance.
 FLAG_FIT = 4
+#: A pixel within the aperture is saturated or its value estimated (set by the caller from DQ).
+FLAG_SATURATED = 8
 
 #: Neighbours closer than this [FWHM] are fit together and flagged FLAG_BLENDED.
 BLEND_FWHM = 2.0
@@ -395,3 +397,17 @@ def source_catalog(data: np.ndarray, err: np.ndarray, *, fwhm_px: float | None =
         cat["id"] = np.arange(1, len(cat) + 1)
     cat.meta.update(threshold=float(threshold), fwhm_measured=measured)
     return cat
+
+
+def touches(mask: np.ndarray, x: np.ndarray, y: np.ndarray, radius: float) -> np.ndarray:
+    """Per source: does any ``mask`` pixel lie within ``radius`` of (x, y)?"""
+    if not mask.any() or len(x) == 0:
+        return np.zeros(len(x), bool)
+    ys, xs = np.nonzero(mask)
+    near = cKDTree(np.column_stack([xs, ys])).query_ball_point(np.column_stack([x, y]), radius)
+    return np.array([len(n) > 0 for n in near], bool)
+
+
+def with_systematic(flux: np.ndarray, err: np.ndarray, fraction: float) -> np.ndarray:
+    """Errors with a fractional systematic term (PSF model, resampling) added in quadrature."""
+    return np.hypot(err, fraction * np.abs(flux))

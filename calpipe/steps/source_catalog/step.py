@@ -21,6 +21,8 @@ class SourceCatalogStep(Step):
                                           "isolated sources of the mosaic)")
         fwhm_guess_arcsec: float = Field(2.0, gt=0, description="starting FWHM when measuring it")
         aperture_fwhm: float = Field(1.5, gt=0, description="aperture radius in units of the FWHM")
+        systematic: float = Field(0.005, ge=0, lt=1, description="fractional flux error added in quadrature "
+                                  "(PSF model and resampling)")
 
     def process(self, product, refs, params):
         import numpy as np
@@ -29,7 +31,7 @@ class SourceCatalogStep(Step):
 
         from ..mosaic.algorithm import pixel_scale_deg
         from ..wcs import celestial_wcs
-        from .algorithm import source_catalog
+        from .algorithm import FLAG_SATURATED, source_catalog, touches, with_systematic
 
         name = product.meta.filename or "the mosaic"
         if not hasattr(product, "coverage"):
@@ -49,9 +51,16 @@ class SourceCatalogStep(Step):
             factor, unit = 1.0, f"{product.meta.bunit_data or 'unknown'} * pixel"
         ra, dec = wcs.pixel_to_world_values(cat["x"], cat["y"])
         columns = {"id": cat["id"], "ra": ra, "dec": dec, "x": cat["x"], "y": cat["y"],
-                   "x_err": cat["x_err"], "y_err": cat["y_err"], "snr": cat["snr"], "flags": cat["flags"]}
-        for col in ("flux_psf", "flux_psf_err", "flux_aper", "flux_aper_err"):
-            columns[col] = np.asarray(cat[col], float) * factor
+                   "x_err": cat["x_err"], "y_err": cat["y_err"]}
+        for col in ("flux_psf", "flux_aper"):
+            flux = np.asarray(cat[col], float)
+            columns[col] = flux * factor
+            columns[col + "_err"] = with_systematic(flux, np.asarray(cat[col + "_err"], float),
+                                                    params.systematic) * factor
+        columns["snr"] = columns["flux_psf"] / columns["flux_psf_err"]
+        saturated = (product.dq & np.uint32(DQ.SATURATED | DQ.FLUX_ESTIMATED)) != 0
+        hit = touches(saturated, np.asarray(cat["x"]), np.asarray(cat["y"]), cat.meta["aper_radius_px"])
+        columns["flags"] = np.asarray(cat["flags"]) | np.where(hit, FLAG_SATURATED, 0)
         product.sources = _records(columns)
         meta = product.meta.sources
         meta.count = len(cat)

@@ -1,0 +1,69 @@
+"""irac_postbcd through strun on a simulated AOR: mosaic and source list against truth (INSTRUMENTS.md)."""
+
+from __future__ import annotations
+
+import asdf
+import numpy as np
+import pytest
+
+from calpipe.core import provenance
+from calpipe.core.cli.strun import main as strun
+from calpipe.core.io import open_product
+from calpipe.core.provenance import sha256_file
+from calpipe.instruments.irac import detector as det
+from calpipe.instruments.irac.simulate import simulate
+from calpipe.steps.wcs import celestial_wcs
+from tests.scoring import score
+
+NFRAMES = 10
+
+
+@pytest.fixture(scope="module")
+def aor(tmp_path_factory):
+    """BCDs of one simulated channel-1 AOR, its association file and its mosaic."""
+    root = tmp_path_factory.mktemp("aor")
+    sims = simulate(root / "raw", channel=1, frame_time=12.0, naor_frames=NFRAMES, seed=21)
+    assert strun(["irac_bcd", *(str(s.raw) for s in sims), "-o", str(root / "bcd"), "-q"]) == 0
+    bcds = sorted((root / "bcd").glob("*_bcd.fits"))
+    asn = root / "aor.yaml"
+    asn.write_text("name: r12345678_ch1\nobservation: '12345678'\nmembers:\n"
+                   + "".join(f"  - bcd/{p.name}\n" for p in bcds))
+    assert strun(["irac_postbcd", str(asn), "-o", str(root / "l3"), "-q"]) == 0
+    with asdf.open(sims[0].truth, lazy_load=False, memmap=False) as af:
+        truth = {k: np.asarray(v) for k, v in af.tree["aor_sources"].items()}
+    return root / "l3" / "r12345678_ch1_i2d.fits", bcds, truth
+
+
+def test_mosaic_keeps_the_sky_and_covers_the_aor(aor):
+    path, bcds, _ = aor
+    m = open_product(path)
+    assert m.meta.data_level == 3 and m.meta.bunit_data == "MJy/sr" and m.meta.mosaic.ncombine == NFRAMES
+    sky = np.median([np.nanmedian(open_product(b).data) for b in bcds])
+    deep = m.coverage >= 4
+    assert deep.sum() > 200**2
+    assert abs(np.nanmedian(m.data[deep]) / sky - 1) < 0.002  # sources raise both medians alike
+    assert np.all(np.isfinite(m.data[m.coverage > 0]))
+
+
+def test_source_list_meets_the_acceptance_figures(aor):
+    path, _, truth = aor
+    m = open_product(path)
+    x, y = celestial_wcs(m, path.name).world_to_pixel_values(truth["ra"], truth["dec"])
+    xi = np.clip(np.rint(x).astype(int), 0, m.data.shape[1] - 1)
+    yi = np.clip(np.rint(y).astype(int), 0, m.data.shape[0] - 1)
+    inside = (x > 5) & (y > 5) & (x < m.data.shape[1] - 6) & (y < m.data.shape[0] - 6)
+    inside &= m.coverage[yi, xi] >= 4
+    s = score(m.sources, truth["ra"], truth["dec"], truth["flux"], radius_arcsec=1.0, inside=inside)
+    assert m.meta.sources.flux_unit == "mJy" and m.meta.sources.count == len(m.sources)
+    assert abs(s.flux_ratio_psf - 1) < 0.02 and abs(s.flux_ratio_aper - 1) < 0.02
+    assert s.position_rms_arcsec < 0.1 * det.PIXEL_SCALE_ARCSEC
+    assert s.completeness >= 0.9 and s.reliability >= 0.95
+    assert 0.8 < s.pull_std_psf < 1.2 and 0.9 < s.pull_std_aper < 1.2
+
+
+def test_provenance_lists_every_member_with_its_own_history(aor):
+    path, bcds, _ = aor
+    record = provenance.read(path)
+    assert [(i["name"], i["sha256"]) for i in record["inputs"]] == [(b.name, sha256_file(b)) for b in bcds]
+    assert {i["provenance"]["pipeline"]["name"] for i in record["inputs"]} == {"irac_bcd"}
+    assert [s["id"] for s in record["steps"]] == ["mosaic", "source_catalog"]
