@@ -24,7 +24,7 @@ def score(sources, ra, dec, flux, *, radius_arcsec: float, inside: np.ndarray) -
     """Match each detection to the nearest true source within ``radius_arcsec`` (one-to-one, nearest first).
 
     ``inside`` marks true sources where the mosaic is well covered; the expected
-    S/N of a true source is its flux over the median PSF-flux error of the faint detections.
+    S/N of a true source is its flux over the sky-limited PSF-flux error (10th percentile of all).
     """
     import astropy.units as u
     from astropy.coordinates import SkyCoord
@@ -43,8 +43,7 @@ def score(sources, ra, dec, flux, *, radius_arcsec: float, inside: np.ndarray) -
     f = np.where(ok, flux[np.maximum(matched, 0)], np.nan)
     bright = ok & (sources["snr"] > 20)
     clean = ok & (sources["flags"] == 0)
-    faint = ok & (sources["snr"] < 20)
-    sigma = np.median(sources["flux_psf_err"][faint]) if faint.any() else np.inf
+    sigma = np.percentile(sources["flux_psf_err"], 10)
     wanted = inside & (flux / sigma >= 5)
     found = np.zeros(len(ra), bool)
     found[matched[ok]] = True

@@ -23,7 +23,7 @@ INPUTS = HERE / "inputs"
 
 
 def array_digests(path: Path) -> dict[str, str]:
-    """sha256 of SCI, ERR and DQ as little-endian bytes, independent of FITS byte order."""
+    """sha256 of SCI, ERR, DQ (and a source list) as little-endian bytes, independent of FITS byte order."""
     from calpipe.core.io import open_product
 
     product = open_product(path)
@@ -31,6 +31,13 @@ def array_digests(path: Path) -> dict[str, str]:
     for label, attr in (("SCI", "data"), ("ERR", "err"), ("DQ", "dq")):
         array = np.asarray(getattr(product, attr))
         out[label] = hashlib.sha256(array.astype(array.dtype.newbyteorder("<")).tobytes()).hexdigest()
+    sources = getattr(product, "sources", None)
+    if sources is not None:  # a Level 3 source list
+        digest = hashlib.sha256()
+        for name in sources.dtype.names:
+            column = np.asarray(sources[name])
+            digest.update(column.astype(column.dtype.newbyteorder("<")).tobytes())
+        out["SOURCES"] = digest.hexdigest()
     return out
 
 
@@ -66,12 +73,23 @@ def _irac_bcd(tmp: Path) -> Path:
     return simulate(tmp, channel=1, frame_time=12.0, seed=1)[0].raw
 
 
+def _irac_postbcd(tmp: Path) -> Path:
+    return run("irac_bcd@1.1.0", INPUTS / "irac_bcd-1.1.0.fits", tmp / "bcd")
+
+
+def _nir_image3(tmp: Path) -> Path:
+    return run("nir_image2@1.0.0", run("nir_detector1@1.0.0", INPUTS / "nir_detector1-1.0.0.fits",
+                                       tmp / "rate"), tmp / "cal")
+
+
 # How to make the tiny input of each pipeline: add one when a new pipeline is first released.
 RECIPES: dict[str, Callable[[Path], Path]] = {
     "generic_image2": _generic_image2,
     "nir_detector1": _nir_detector1,
     "nir_image2": _nir_image2,
     "irac_bcd": _irac_bcd,
+    "irac_postbcd": _irac_postbcd,
+    "nir_image3": _nir_image3,
 }
 
 
