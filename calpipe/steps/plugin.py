@@ -6,6 +6,7 @@ from calpipe.core.hookspecs import hookimpl
 @hookimpl
 def calpipe_steps():
     from .assign_wcs.step import AssignWcsStep
+    from .band_merge.step import BandMergeStep
     from .dark_current.step import DarkCurrentStep
     from .dq_init.step import DQInitStep
     from .flat_field.step import FlatFieldStep
@@ -21,6 +22,6 @@ def calpipe_steps():
     from .source_catalog.step import SourceCatalogStep
     from .superbias.step import SuperBiasStep
 
-    return [AssignWcsStep, DarkCurrentStep, DQInitStep, FlatFieldStep, GainScaleStep, GroupScaleStep,
-            JumpStep, LinearityStep, MosaicStep, PhotomStep, RampFitStep, RefPixStep, SaturationStep,
-            SourceCatalogStep, SuperBiasStep]
+    return [AssignWcsStep, BandMergeStep, DarkCurrentStep, DQInitStep, FlatFieldStep, GainScaleStep,
+            GroupScaleStep, JumpStep, LinearityStep, MosaicStep, PhotomStep, RampFitStep, RefPixStep,
+            SaturationStep, SourceCatalogStep, SuperBiasStep]

@@ -61,7 +61,7 @@ class MosaicModel(CalpipeModel):
 
 
 class SourceCatalogModel(CalpipeModel):
-    """Level 3: point-source list as a FITS binary table."""
+    """Level 3: band-merged point-source list as a FITS binary table."""
 
     schema_url = SCHEMA_URI_PREFIX + "catalog-1.0.0"
     data_level = 3

@@ -69,6 +69,7 @@ class SourceCatalogStep(Step):
         meta.fwhm_measured = bool(cat.meta["fwhm_measured"])
         meta.aperture_arcsec = float(cat.meta["aper_radius_px"] * scale)
         meta.aperture_correction = float(cat.meta["aper_corr"])
+        meta.psf_flux_correction = float(cat.meta["psf_flux_corr"])
         meta.flux_unit = unit
         return product
 
