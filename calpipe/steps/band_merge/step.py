@@ -62,7 +62,7 @@ class BandMergeStep(Step):
             pos_floor_arcsec=params.position_floor_arcsec, mask=(other.dq & 1) != 0)
         out = SourceCatalogModel()
         out.update(prior)
-        table = np.zeros(len(merged), dtype=[(n, d) for n, d in _COLUMNS])
+        table = np.zeros(len(merged), dtype=out.get_dtype("sources"))
         for name, source in _FROM.items():
             table[name] = merged[source]
         out.sources = table
@@ -74,9 +74,6 @@ class BandMergeStep(Step):
         return out
 
 
-_COLUMNS = (("id_prior", "i4"), ("ra", "f8"), ("dec", "f8"), ("flux_prior", "f8"), ("flux_prior_err", "f8"),
-            ("id_other", "i4"), ("flux_other", "f8"), ("flux_other_err", "f8"), ("flux_other_ulim", "f8"),
-            ("chi2", "f8"), ("flags", "u4"))
 _FROM = {"id_prior": "id_24", "ra": "ra", "dec": "dec", "flux_prior": "flux_24",
          "flux_prior_err": "flux_24_err", "id_other": "id_70", "flux_other": "flux_70",
          "flux_other_err": "flux_70_err", "flux_other_ulim": "flux_70_ulim", "chi2": "chi2", "flags": "flags"}

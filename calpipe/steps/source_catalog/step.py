@@ -61,7 +61,10 @@ class SourceCatalogStep(Step):
         saturated = (product.dq & np.uint32(DQ.SATURATED | DQ.FLUX_ESTIMATED)) != 0
         hit = touches(saturated, np.asarray(cat["x"]), np.asarray(cat["y"]), cat.meta["aper_radius_px"])
         columns["flags"] = np.asarray(cat["flags"]) | np.where(hit, FLAG_SATURATED, 0)
-        product.sources = _records(columns)
+        table = np.zeros(len(cat), dtype=product.get_dtype("sources"))
+        for name in table.dtype.names:
+            table[name] = columns[name]
+        product.sources = table
         meta = product.meta.sources
         meta.count = len(cat)
         meta.threshold = params.threshold
@@ -73,17 +76,3 @@ class SourceCatalogStep(Step):
         meta.flux_unit = unit
         return product
 
-
-_DTYPES = (("id", "i4"), ("ra", "f8"), ("dec", "f8"), ("x", "f8"), ("y", "f8"), ("x_err", "f8"),
-           ("y_err", "f8"), ("flux_psf", "f8"), ("flux_psf_err", "f8"), ("flux_aper", "f8"),
-           ("flux_aper_err", "f8"), ("snr", "f8"), ("flags", "u4"))
-
-
-def _records(columns):
-    """The SOURCES table as a numpy record array in the schema's column order."""
-    import numpy as np
-
-    table = np.zeros(len(columns["id"]), dtype=list(_DTYPES))
-    for name, _ in _DTYPES:
-        table[name] = columns[name]
-    return table

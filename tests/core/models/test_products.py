@@ -60,20 +60,24 @@ def test_raw_ramp_is_uint16_four_dimensional(tmp_path):
 
 def test_mosaic_and_catalog_round_trip(tmp_path):
     mosaic = MosaicModel(data=np.ones((4, 4), np.float32), coverage=np.full((4, 4), 3, np.int32))
+    sources = np.zeros(1, dtype=mosaic.get_dtype("sources"))
+    sources["flux_psf"] = 2.5
+    mosaic.sources = sources
     back = open_product(write_atomic(mosaic, tmp_path / "mos.fits"))
     assert back.meta.data_level == 3
     np.testing.assert_array_equal(back.coverage, 3)
+    assert list(back.sources["flux_psf"]) == [2.5]
 
     catalog = SourceCatalogModel()
     rows = np.zeros(2, dtype=catalog.get_dtype("sources"))
-    rows["id"] = [1, 2]
+    rows["id_prior"] = [1, 2]
     rows["ra"] = [10.5, 10.6]
-    rows["flux_psf"] = [1.5, 2.5]
+    rows["flux_other_ulim"] = [1.5, 2.5]
     catalog.sources = rows
     path = write_atomic(catalog, tmp_path / "cat.fits")
     with fits.open(path) as hdul:
         table = hdul["SOURCES"].data
-        assert list(table["id"]) == [1, 2] and list(table["flux_psf"]) == [1.5, 2.5]
+        assert list(table["id_prior"]) == [1, 2] and list(table["flux_other_ulim"]) == [1.5, 2.5]
 
 
 def test_reference_file_keywords(tmp_path):
