@@ -132,7 +132,8 @@ def band(value) -> Band:
     return BANDS[number]
 
 
-def _smooth_field(rng: np.random.Generator, shape: tuple[int, int], rms: float, gradient: float) -> np.ndarray:
+def _smooth_field(rng: np.random.Generator, shape: tuple[int, int], rms: float,
+                  gradient: float) -> np.ndarray:
     """1 + a linear gradient (peak to peak ``gradient``) + pixel noise (``rms``)."""
     ny, nx = shape
     y, x = np.mgrid[0:ny, 0:nx]

@@ -123,7 +123,8 @@ def _check(b: Band, nexp: int, mips_seconds: int, aorkey: int, date_obs: str, sk
         raise ValueError(f"date_obs '{date_obs}' is not an ISO 8601 date") from exc
 
 
-def simulate(out_dir: Path | str, band: int | str = 24, nexp: int = 4, seed: int = 0, **options) -> list[SimFiles]:
+def simulate(out_dir: Path | str, band: int | str = 24, nexp: int = 4, seed: int = 0,
+             **options) -> list[SimFiles]:
     """Write ``nexp`` science DCEs of one AOR in ``band`` (and their truth); see simulate24/simulate_ge."""
     b = det.band(band)
     return simulate_ge(out_dir, b.band, nexp, seed, **options) if b.is_ge else \
@@ -261,14 +262,15 @@ def simulate24(out_dir: Path | str, nexp: int = 4, seed: int = 0, mips_seconds: 
         hit_list = []
         for i, t in enumerate(hits["time"]):
             mine = pixels["hit"] == i
-            hit_list.append((float(t), pixels["y"][mine] * b.shape[1] + pixels["x"][mine], pixels["charge"][mine]))
+            index = pixels["y"][mine] * b.shape[1] + pixels["x"][mine]
+            hit_list.append((float(t), index, pixels["charge"][mine]))
         droop_map = maps.droop.astype(np.float64) if droop else None
         reads, saturated = ramp24(rate0, alpha, maps.well.astype(np.float64), jail, times, b.gain,
                                   b.read_sigma_dn, None if noiseless else rng_noise, hit_list, droop_map)
         raw = encode24(reads, dt)
-        # cosmic rays' share of the on-board slope: a step of q/GAIN DN from the first sample at or after t_hit
-        after = np.array([weights[times >= t].sum() for t in hits["time"]]) if len(hits["time"]) else np.zeros(0)
-        pixels["rate"] = pixels["charge"] / b.gain * after[pixels["hit"]] if len(pixels["hit"]) else np.zeros(0)
+        # cosmic rays' share of the on-board slope: a step of q/GAIN DN from the first sample after t_hit
+        after = np.array([weights[times >= t].sum() for t in hits["time"]])
+        pixels["rate"] = (pixels["charge"] / b.gain * after[pixels["hit"]]) if len(after) else np.zeros(0)
         cr_rate_map = np.zeros(b.shape)
         np.add.at(cr_rate_map, (pixels["y"], pixels["x"]), pixels["rate"])
         # droop's share of the slope: c x the mean of everything collected (its noise aside)
@@ -279,12 +281,13 @@ def simulate24(out_dir: Path | str, nexp: int = 4, seed: int = 0, mips_seconds: 
         when = start + timedelta(seconds=k * (n * dt + OVERHEAD_S + sum(SLEW_S) / 2))
         stem = f"SPITZER_{FILE_TAG[24]}_{int(aorkey)}_{k:04d}_{k:04d}_0000"
         iso = when.isoformat(timespec="milliseconds")
-        raw_path = _write_raw24(raw, out_dir / f"{stem}_raw.fits", b, n, dt, mips_seconds, csm, int(aorkey), k,
-                                iso, kw)
+        raw_path = _write_raw24(raw, out_dir / f"{stem}_raw.fits", b, n, dt, mips_seconds, csm, int(aorkey),
+                                k, iso, kw)
         parameters: dict[str, Any] = {
             "band": 24, "detector": b.detector, "seed": int(seed), "detector_seed": maps.seed,
             "noiseless": bool(noiseless), "mips_seconds": int(mips_seconds), "nreads": n, "sample_time": dt,
-            "read_times": times, "gain": b.gain, "readnoise_e": b.readnoise_e, "read_sigma_dn": b.read_sigma_dn,
+            "read_times": times, "gain": b.gain, "readnoise_e": b.readnoise_e,
+            "read_sigma_dn": b.read_sigma_dn,
             "sigma_read_slope": det.slope_sigma_read(n, dt, b.read_sigma_dn),
             "fluxconv": b.fluxconv, "pixar_sr": b.pixar_sr, "psf_sigma_px": b.psf_sigma_px,
             "sky_background_mjysr": sky_level, "csm_position": csm, "droop": bool(droop),
@@ -434,11 +437,12 @@ def simulate_ge(out_dir: Path | str, band: int = 70, nexp: int = 8, seed: int = 
     for j, dce in enumerate(stream):
         rng_noise = np.random.default_rng([seed, b.band, 3, j])
         if dce.expid not in sky_cache:
-            sky_cache[dce.expid] = skymod.sky_image(srcs, f"flux{b.band}", pointings[dce.expid], b.psf_sigma_px,
-                                                    b.shape, b.pixar_sr, sky_level)
+            sky_cache[dce.expid] = skymod.sky_image(srcs, f"flux{b.band}", pointings[dce.expid],
+                                                    b.psf_sigma_px, b.shape, b.pixar_sr, sky_level)
         image, found = sky_cache[dce.expid]
         sky32 = image.astype(np.float32)
         miu = sky32.astype(np.float64) / b.fluxconv + (stim_image if dce.kind == "STIM" else 0.0)
+        rho_start = _rho(bumps, dce.start, bump_tau, b.shape)  # earlier hits' bumps still decaying
         # cosmic rays of this DCE
         hits = {"time": [], "y": [], "x": [], "charge": [], "amplitude": []}
         if cosmic_rays and cr_rate > 0:
@@ -477,7 +481,7 @@ def simulate_ge(out_dir: Path | str, band: int = 70, nexp: int = 8, seed: int = 
         raw = np.clip(reads, 0, 65535).astype(np.uint16)
         mid_time = dce.start + (n + 1) / 2.0 * dt
         results.append({"dce": dce, "raw": raw, "mid": mid_time, "sky": sky32, "found": found,
-                        "rho_mean": rho_sum / n, "hits": {k: np.asarray(v) for k, v in hits.items()},
+                        "rho_mean": rho_sum / n, "rho_start": rho_start, "hits": {k: np.asarray(v) for k, v in hits.items()},
                         "saturated": reads[-1] >= maps.saturation,
                         "R": float(responsivity(mid_time, b.responsivity, drift_per_hour))})
 
@@ -519,6 +523,7 @@ def simulate_ge(out_dir: Path | str, band: int = 70, nexp: int = 8, seed: int = 
         truth = {
             "sky": r["sky"], "bcd": r["sky"], "miu": (r["sky"] / np.float32(b.fluxconv)).astype(np.float32),
             "responsivity": r["R"], "stim_responsivity": stim_r, "rho_mean": r["rho_mean"].astype(np.float32),
+            "rho_start": r["rho_start"].astype(np.float32),
             "rho_stim": [x.astype(np.float32) for x in rho_stim],
             "gain_map": np.array(maps.gain_map), "stim_pattern": np.array(maps.stim_pattern),
             "dark": np.array(maps.dark), "saturated": r["saturated"], "cosmic_rays": r["hits"],

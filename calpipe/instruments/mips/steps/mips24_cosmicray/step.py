@@ -9,7 +9,7 @@ from calpipe.core.step import Step
 
 
 class Mips24CosmicRayStep(Step):
-    """Flag 24 um cosmic rays JUMP_DET by their sharpness; the data are left as they are (no ramp on the ground)."""
+    """Flag 24 um cosmic rays JUMP_DET by their sharpness; data left as they are (no ramp on the ground)."""
 
     name = "mips24_cosmicray"
     version = "1.0.0"
@@ -17,9 +17,10 @@ class Mips24CosmicRayStep(Step):
     reftypes = ()
 
     class Params(Params):
-        nsigma: float = Field(5.0, gt=0, description="a hit stands this many errors above its neighbours' median")
-        sharpness: float = Field(3.0, ge=1, description="a hit's excess exceeds this many times its brightest "
-                                 "side neighbour's (point sources stay below ~1.6)")
+        nsigma: float = Field(5.0, gt=0, description="a hit stands this many errors above its neighbours' "
+                              "median")
+        sharpness: float = Field(3.0, ge=1, description="a hit's excess exceeds this many times its "
+                                 "brightest side neighbour's (point sources stay below ~1.6)")
 
     def process(self, product, refs, params):
         import numpy as np

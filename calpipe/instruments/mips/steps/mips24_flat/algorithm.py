@@ -19,7 +19,8 @@ def flat_at(cube: np.ndarray, positions: np.ndarray, csm: float) -> np.ndarray:
     if i < len(positions) and positions[i] == csm:
         return np.asarray(cube[i], np.float32)
     if i == 0 or i == len(positions):
-        raise ValueError(f"scan-mirror position {csm} lies outside the flat's {positions[0]}..{positions[-1]}")
+        raise ValueError(f"scan-mirror position {csm} lies outside the flat's "
+                         f"{positions[0]}..{positions[-1]}")
     f = (csm - positions[i - 1]) / (positions[i] - positions[i - 1])
     return ((1.0 - f) * cube[i - 1].astype(np.float64) + f * cube[i].astype(np.float64)).astype(np.float32)
 

@@ -40,8 +40,8 @@ class Mips24FlatStep(Step):
             cube = cube[None]
             positions = np.zeros(1) if positions is None else positions
         if positions is None or len(positions) != cube.shape[0] or np.any(np.diff(positions) <= 0):
-            raise RefDataError(f"{ref.meta.filename}: the flat needs an ascending CSMPOS table with one position "
-                               f"per plane ({cube.shape[0]} planes); use a MIPS 24 um flat cube")
+            raise RefDataError(f"{ref.meta.filename}: the flat needs an ascending CSMPOS table with one "
+                               f"position per plane ({cube.shape[0]} planes); use a MIPS 24 um flat cube")
         csm = product.meta.mips.csm_position
         if csm is None:
             raise InputDataError(f"{keywords.name(product)}: missing keyword CSMPOS (scan-mirror position), "
@@ -52,7 +52,8 @@ class Mips24FlatStep(Step):
             try:
                 flat = flat_at(cube, positions, float(csm))
             except ValueError as exc:
-                raise InputDataError(f"{keywords.name(product)}: CSMPOS: {exc} ({ref.meta.filename})") from exc
+                raise InputDataError(f"{keywords.name(product)}: CSMPOS: {exc} "
+                                     f"({ref.meta.filename})") from exc
         flat_err = None if ref.err is None else ref.err[0] if ref.err.ndim == 3 else ref.err
         out = apply_flat(data, err, dq, flat, flat_err, ref.dq, optional(product, "var_poisson"),
                          optional(product, "var_rnoise"), params.min_flat)

@@ -49,7 +49,8 @@ def channel_offsets(data: np.ndarray, usable: np.ndarray, clip: float = 3.0, pas
     return Offsets(offsets, errors, npix)
 
 
-def equalise(data: np.ndarray, found: Offsets, min_significance: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
+def equalise(data: np.ndarray, found: Offsets,
+             min_significance: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
     """(corrected float32, bool map of corrected pixels)."""
     out = np.array(data, np.float32)
     applied = np.zeros(data.shape, bool)

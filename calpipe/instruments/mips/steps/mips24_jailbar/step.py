@@ -17,7 +17,8 @@ class Mips24JailbarStep(Step):
     reftypes = ()
 
     class Params(Params):
-        clip: float = Field(3.0, gt=0, le=20, description="sky pixels lie within this many robust sigma of the sky")
+        clip: float = Field(3.0, gt=0, le=20, description="sky pixels lie within this many robust sigma of "
+                            "the sky")
         min_significance: float = Field(3.0, ge=0, description="apply offsets larger than this many standard "
                                         "errors")
 

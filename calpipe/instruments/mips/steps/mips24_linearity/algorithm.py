@@ -16,7 +16,7 @@ from ..mips24_saturation.algorithm import linearise
 
 def correct(data: np.ndarray, err: np.ndarray, alpha: np.ndarray,
             k: np.ndarray | float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(rate, err, bad) float32: linearised rates, scaled errors, pixels past the turnover or without alpha."""
+    """(rate, err, bad): linearised rates, scaled errors (float32), pixels past the turnover."""
     rate = linearise(data, alpha, k)
     disc = 1.0 + 4.0 * np.asarray(alpha, np.float64) * k * np.asarray(data, np.float64)
     bad = ~np.isfinite(rate) | ~np.isfinite(alpha)

@@ -2,15 +2,17 @@
 
 The on-board least-squares slope of a ramp that reached the well before its last sample is too
 low; the first difference (second minus first sample) is not, as long as the second sample
-was below the well. A cosmic ray between the first two samples also makes the difference large,
-so a candidate must pass a consistency check: the on-board slope of its ramp, clipped at the
-well, predicted from the difference rate, must be at least ``consistency`` times what was
-measured (a hit adds only a fraction of its charge to the slope). With the nonlinearity read = Q (1 + alpha Q) and Q = r t, the first-difference
+was below the well. With the nonlinearity read = Q (1 + alpha Q) and Q = r t, the first-difference
 rate is d = r + alpha r^2 (t_0 + t_1), so r = linearise(d, alpha, t_0 + t_1) and the last sample
 reads f(r t_last) = r t_last (1 + alpha r t_last). A pixel is saturated when that projection,
 less ``nsigma`` times its noise (the difference's noise x t_last), reaches the well. Its rate
 becomes the first-difference rate d (still nonlinear: mips24_linearity knows which pixels were
 substituted) and its error the difference's error.
+
+A cosmic ray between the first two samples makes the difference large too, so a candidate must
+also pass a consistency check: the measured on-board slope must be at least ``consistency`` times
+the slope of a ramp at the difference rate clipped at the well (a hit adds only a small fraction
+of its charge to the least-squares slope, a saturated ramp keeps most of its early rise).
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ def linearise(m: np.ndarray, alpha: np.ndarray, k: float | np.ndarray) -> np.nda
     a = np.asarray(alpha, np.float64) * k
     disc = 1.0 + 4.0 * a * m
     with np.errstate(invalid="ignore", divide="ignore"):
-        root = np.where(disc >= 0, (np.sqrt(np.maximum(disc, 0.0)) - 1.0) / np.where(a != 0, 2.0 * a, 1.0), np.nan)
+        root = np.where(disc >= 0, (np.sqrt(np.maximum(disc, 0.0)) - 1.0) / np.where(a != 0, 2.0 * a, 1.0),
+                        np.nan)
     return np.where(a == 0, m, root)
 
 

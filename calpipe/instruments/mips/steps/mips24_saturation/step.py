@@ -18,8 +18,8 @@ class Mips24SaturationStep(Step):
     reftypes = ("saturation", "linearity")
 
     class Params(Params):
-        nsigma: float = Field(3.0, ge=0, le=10, description="flag when the projected last sample comes within "
-                              "this many sigma of the well")
+        nsigma: float = Field(3.0, ge=0, le=10, description="flag when the projected last sample comes "
+                              "within this many sigma of the well")
         consistency: float = Field(0.8, gt=0, le=1, description="a saturated pixel's slope is at least this "
                                    "fraction of a clipped ramp's at its difference rate (else: a cosmic ray)")
 

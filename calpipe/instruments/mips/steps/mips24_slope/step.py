@@ -10,7 +10,7 @@ from calpipe.core.step import Step
 
 
 class Mips24SlopeStep(Step):
-    """24 um slope and first-difference words to a float MipsBcdModel in DN/s, with ERR from the ramp model."""
+    """24 um slope and first-difference words to a float MipsBcdModel in DN/s, ERR from the ramp model."""
 
     name = "mips24_slope"
     version = "1.0.0"
@@ -45,10 +45,11 @@ class Mips24SlopeStep(Step):
 
         self.check_input(product)
         m = product.meta.mips
-        for keyword, value in (("SLPSCALE", m.slope_scale), ("SLPZERO", m.slope_zero), ("DIFZERO", m.diff_zero)):
+        encoding = (("SLPSCALE", m.slope_scale), ("SLPZERO", m.slope_zero), ("DIFZERO", m.diff_zero))
+        for keyword, value in encoding:
             if value is None:
-                raise InputDataError(f"{keywords.name(product)}: missing keyword {keyword}, needed to decode the "
-                                     "on-board slope (set it in the primary header)")
+                raise InputDataError(f"{keywords.name(product)}: missing keyword {keyword}, needed to decode "
+                                     "the on-board slope (set it in the primary header)")
         if not m.slope_scale > 0:
             raise InputDataError(f"{keywords.name(product)}: SLPSCALE = {m.slope_scale} must be positive")
         ro = keywords.readout(product)

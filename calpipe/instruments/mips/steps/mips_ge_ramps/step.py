@@ -26,9 +26,10 @@ class MipsGeRampsStep(Step):
                                  f"got {shape}")
         ramps = product.stim_ramps if product.hasattr("stim_ramps") else None
         if ramps is None or ramps.shape[0] != 6 or ramps.shape[1:] != data.shape:
-            raise InputDataError(f"{keywords.name(product)}: no STIMRAMP extension with the 6 ramps of the two "
-                                 "stim cycles around this exposure (background, stim, background, twice); the "
-                                 "responsivity cannot be measured without them")
+            raise InputDataError(f"{keywords.name(product)}: no STIMRAMP extension with the 6 ramps of the "
+                                 "two stim cycles around this exposure (background, stim, background, "
+                                 "twice); "
+                                 "the responsivity cannot be measured without them")
 
     def process(self, product, refs, params):
         import numpy as np

@@ -9,7 +9,7 @@ from calpipe.core.step import Step
 
 
 class MipsGeSlopeStep(Step):
-    """Fit each good ramp segment (>= min_reads reads), combine by noise: a MipsBcdModel in DN/s, CRs removed."""
+    """Fit each good ramp segment (>= min_reads reads), combine by noise: a MipsBcdModel in DN/s, CRs out."""
 
     name = "mips_ge_slope"
     version = "1.0.0"
@@ -17,7 +17,8 @@ class MipsGeSlopeStep(Step):
     reftypes = ("gain", "readnoise")
 
     class Params(Params):
-        min_reads: int = Field(4, ge=2, le=100, description="reads a segment between jumps needs to be fitted")
+        min_reads: int = Field(4, ge=2, le=100, description="reads a segment between jumps needs to be "
+                               "fitted")
 
     def process(self, product, refs, params):
         import numpy as np
@@ -36,7 +37,8 @@ class MipsGeSlopeStep(Step):
         readnoise = keywords.reference_data(refs["readnoise"], shape, "readnoise")
         dt = keywords.readout(product).dt
         f = fit(data, groupdq, pixeldq, gain, readnoise, dt, params.min_reads)
-        bcd = MipsBcdModel(data=f.slope, err=f.err, dq=f.dq, var_poisson=f.var_poisson, var_rnoise=f.var_rnoise)
+        bcd = MipsBcdModel(data=f.slope, err=f.err, dq=f.dq, var_poisson=f.var_poisson,
+                           var_rnoise=f.var_rnoise)
         bcd.update(product)
         bcd.meta.data_level = 2
         bcd.meta.bunit_data = bcd.meta.bunit_err = "DN/s"

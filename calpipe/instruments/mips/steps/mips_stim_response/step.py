@@ -10,7 +10,7 @@ from calpipe.core.step import Step
 
 
 class MipsStimResponseStep(Step):
-    """Divide by R(t): stim minus interpolated background of the two bracketing stim cycles, interpolated in time.
+    """Divide by R(t): stim minus interpolated background of the bracketing stim cycles, interpolated in time.
 
     Records STIMRESP (median R applied, DN/s), STIMTIM1/2 and STIMDCE1/2 (the flashes used) and
     the per-pixel R in the RESPONSE extension; the stim ramps are then dropped from the product.
@@ -23,10 +23,11 @@ class MipsStimResponseStep(Step):
 
     class Params(Params):
         min_reads: int = Field(4, ge=2, le=100, description="reads a stim-ramp segment between jumps needs")
-        rejection_threshold: float = Field(4.0, gt=0, description="jump threshold in the stim ramps [sigma of a "
-                                           "read difference]")
-        max_extrapolation: float = Field(0.5, ge=0, le=5, description="largest distance outside the two flashes, "
-                                         "as a fraction of their separation, before the exposure is refused")
+        rejection_threshold: float = Field(4.0, gt=0, description="jump threshold in the stim ramps [sigma "
+                                           "of a read difference]")
+        max_extrapolation: float = Field(0.5, ge=0, le=5, description="largest distance outside the two "
+                                         "flashes, as a fraction of their separation, before the exposure "
+                                         "is refused")
 
     def process(self, product, refs, params):
         import numpy as np
@@ -45,8 +46,8 @@ class MipsStimResponseStep(Step):
         times = optional(product, "stim_times")
         dcenum = optional(product, "stim_dcenum")
         if ramps is None or times is None or ramps.shape[0] != 6 or len(times) != 6:
-            raise InputDataError(f"{name}: no stim cycles (STIMRAMP, STIMTIME) in the product; they come with "
-                                 "the raw Ge exposure (run mips_ge_ramps and mips_ge_slope on it)")
+            raise InputDataError(f"{name}: no stim cycles (STIMRAMP, STIMTIME) in the product; they come "
+                                 "with the raw Ge exposure (run mips_ge_ramps and mips_ge_slope on it)")
         shape = data.shape
         get = {t: keywords.reference_data(refs[t], shape, t) for t in refs}
         ro = keywords.readout(product)
@@ -65,8 +66,8 @@ class MipsStimResponseStep(Step):
         except ValueError as exc:
             raise InputDataError(f"{name}: STIMTIME: {exc}") from exc
         if not -params.max_extrapolation <= r.fraction <= 1 + params.max_extrapolation:
-            raise InputDataError(f"{name}: the exposure lies {r.fraction:.2f} of the way between its stim flashes "
-                                 f"(limit {params.max_extrapolation} outside them): check STIMTIME")
+            raise InputDataError(f"{name}: the exposure lies {r.fraction:.2f} of the way between its stim "
+                                 f"flashes (limit {params.max_extrapolation} outside them): check STIMTIME")
         out, new_err, vp, vr, bad = apply(data, err, r.value, r.var, optional(product, "var_poisson"),
                                           optional(product, "var_rnoise"))
         product.data, product.err = out, new_err
