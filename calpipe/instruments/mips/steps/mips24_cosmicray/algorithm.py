@@ -2,9 +2,10 @@
 
 The ramp was fitted on board, so a hit cannot be taken out of the slope on the ground; it can be
 recognised because it is sharper than anything the optics make. A pixel is a hit when
-  * it stands ``nsigma`` errors above the median of its 8 neighbours (the local sky), and
+  * it stands ``nsigma`` errors above the local sky, the median of the 16 pixels two pixels away
+    (the 5 x 5 ring: beyond a hit's footprint, and far down the PSF's wings), and
   * its excess is more than ``sharpness`` times the largest excess of its 4 side neighbours.
-The PSF (FWHM 6" = 2.35 px) puts at least 1/1.6 of a centred source's peak excess into the
+The PSF (FWHM 6" = 2.35 px) puts at least 1/1.7 of a centred source's peak excess into the
 brightest side neighbour, and more when the source is off centre; a hit leaves ~4 % there.
 Side neighbours of a hit whose own excess exceeds ``nsigma`` are flagged too (the footprint).
 """
@@ -28,7 +29,7 @@ def find_hits(data: np.ndarray, err: np.ndarray, usable: np.ndarray, nsigma: flo
               sharpness: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
     """(hit pixels, their flagged footprint including side neighbours above nsigma)."""
     values = np.where(usable & np.isfinite(data), np.asarray(data, np.float64), np.nan)
-    ring = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
+    ring = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3) if max(abs(dy), abs(dx)) == 2]
     neighbours = np.stack([_shifted(values, dy, dx) for dy, dx in ring])
     with np.errstate(invalid="ignore"):
         import warnings
