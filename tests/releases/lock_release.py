@@ -66,12 +66,24 @@ def _irac_bcd(tmp: Path) -> Path:
     return simulate(tmp, channel=1, frame_time=12.0, seed=1)[0].raw
 
 
+def _mips(band: int) -> Callable[[Path], Path]:
+    def make(tmp: Path) -> Path:
+        from calpipe.instruments.mips.simulate import simulate
+
+        return simulate(tmp, band, 1, seed=1)[0].raw  # Ge: 3 MIPS s, with its two stim cycles
+
+    return make
+
+
 # How to make the tiny input of each pipeline: add one when a new pipeline is first released.
 RECIPES: dict[str, Callable[[Path], Path]] = {
     "generic_image2": _generic_image2,
     "nir_detector1": _nir_detector1,
     "nir_image2": _nir_image2,
     "irac_bcd": _irac_bcd,
+    "mips24_bcd": _mips(24),
+    "mips70_bcd": _mips(70),
+    "mips160_bcd": _mips(160),
 }
 
 

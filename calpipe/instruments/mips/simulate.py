@@ -481,7 +481,8 @@ def simulate_ge(out_dir: Path | str, band: int = 70, nexp: int = 8, seed: int = 
         raw = np.clip(reads, 0, 65535).astype(np.uint16)
         mid_time = dce.start + (n + 1) / 2.0 * dt
         results.append({"dce": dce, "raw": raw, "mid": mid_time, "sky": sky32, "found": found,
-                        "rho_mean": rho_sum / n, "rho_start": rho_start, "hits": {k: np.asarray(v) for k, v in hits.items()},
+                        "rho_mean": rho_sum / n, "rho_start": rho_start,
+                        "hits": {k: np.asarray(v) for k, v in hits.items()},
                         "saturated": reads[-1] >= maps.saturation,
                         "R": float(responsivity(mid_time, b.responsivity, drift_per_hour))})
 
