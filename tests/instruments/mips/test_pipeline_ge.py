@@ -32,7 +32,7 @@ def drifting(tmp_path_factory):
 
 
 def test_constant_within_two_percent_under_responsivity_drift(drifting):
-    files, bcds, truths = drifting
+    _, bcds, truths = drifting
     r = np.array([t["responsivity"] for t in truths])
     assert r.max() / r.min() - 1 > 0.05  # the drift is there
     ratios = []

@@ -8,6 +8,7 @@ import pytest
 from calpipe.core.errors import InputDataError
 from calpipe.core.models.dqflags import DQ
 from calpipe.instruments.mips import artifacts as art
+from calpipe.instruments.mips.sky import point_sources
 from calpipe.instruments.mips.steps.mips24_cosmicray.algorithm import find_hits
 from calpipe.instruments.mips.steps.mips24_cosmicray.step import Mips24CosmicRayStep
 from calpipe.instruments.mips.steps.mips24_droop.algorithm import remove
@@ -18,7 +19,6 @@ from calpipe.instruments.mips.steps.mips24_linearity.step import Mips24Linearity
 from calpipe.instruments.mips.steps.mips24_saturation.algorithm import consistent, expected_slope, linearise
 from calpipe.instruments.mips.steps.mips24_slope.algorithm import decode, difference_variance, slope_variance
 from calpipe.instruments.mips.steps.mips24_slope.step import Mips24SlopeStep
-from calpipe.instruments.mips.sky import point_sources
 
 from .support import bcd24, reference
 
@@ -78,7 +78,7 @@ def test_droop_removal_is_exact():
     r = rng.uniform(10, 100, (8, 8))
     c = np.full((8, 8), 0.3) + 0.01 * rng.standard_normal((8, 8))
     m = r + c * r.mean()
-    out, signal, droop = remove(m, c)
+    out, signal, _ = remove(m, c)
     assert np.isclose(signal, r.mean()) and np.allclose(out, r, atol=1e-4)
 
 
@@ -129,5 +129,5 @@ def test_cosmic_ray_step_only_flags():
 def test_slope_step_refuses_a_ge_product():
     model = bcd24(np.zeros((2, 20)))
     model.meta.mips.band, model.meta.instrument.detector = 160, "MIPS160"
-    with pytest.raises(InputDataError, match="MIPSBAND = 160.*mips24_slope takes 24 um"):
+    with pytest.raises(InputDataError, match=r"MIPSBAND = 160.*mips24_slope takes 24 um"):
         Mips24SlopeStep.check_input(model)

@@ -62,5 +62,5 @@ def test_apply_response_and_illumination():
     assert np.isclose(out[0], 0.2) and bad.tolist() == [False, True]
     assert np.isclose(err[0], np.sqrt((2 / 1000) ** 2 + 0.2**2 * 100 / 1000**2))
     assert np.isclose(vp[0], 4.0 / 1e6) and vr is None
-    data, e, scale, bad = correct(np.array([0.5]), np.array([0.1]), np.array([4.0]))
+    data, e, _, bad = correct(np.array([0.5]), np.array([0.1]), np.array([4.0]))
     assert np.isclose(data[0], 0.125) and np.isclose(e[0], 0.025) and not bad.any()
