@@ -131,6 +131,9 @@ class Runner:
             if instrument.lower() != p.instrument.lower():
                 raise InputDataError(f"{name}: INSTRUME = '{instrument}', but pipeline {p.name} is for "
                                      f"'{p.instrument}' (use a {instrument.lower()} pipeline)")
+        first = next((rs for rs in p.steps if not rs.skip), None)
+        if first is not None:
+            first.step.check_input(model)  # e.g. the right detector, before references are chosen
 
     def load_refs(self, product: Any) -> dict[str, LoadedRef]:
         """Resolve, hash-check and open every reference file before any step runs.

@@ -66,6 +66,15 @@ class Step:
     def applies_to(cls, instrument: str | None) -> bool:
         return cls.instruments is None or instrument is None or instrument.lower() in cls.instruments
 
+    @classmethod
+    def check_input(cls, product: Any) -> None:
+        """Refuse a product this step cannot take, before any reference file is selected.
+
+        The runner calls it for a pipeline's first step that runs, right after its
+        own checks (level, instrument): raise InputDataError naming the keyword at
+        fault (e.g. a 24 um frame given to a 70 um pipeline). Default: accept.
+        """
+
     def process(self, product: Any, refs: Mapping[str, Any], params: Params) -> Any:
         """Return the calibrated product; ``refs`` maps reftype to an opened reference model."""
         raise NotImplementedError

@@ -82,6 +82,15 @@ def _nir_image3(tmp: Path) -> Path:
                                        tmp / "rate"), tmp / "cal")
 
 
+def _mips(band: int) -> Callable[[Path], Path]:
+    def make(tmp: Path) -> Path:
+        from calpipe.instruments.mips.simulate import simulate
+
+        return simulate(tmp, band, 1, seed=1)[0].raw  # Ge: 3 MIPS s, with its two stim cycles
+
+    return make
+
+
 # How to make the tiny input of each pipeline: add one when a new pipeline is first released.
 RECIPES: dict[str, Callable[[Path], Path]] = {
     "generic_image2": _generic_image2,
@@ -90,6 +99,9 @@ RECIPES: dict[str, Callable[[Path], Path]] = {
     "irac_bcd": _irac_bcd,
     "irac_postbcd": _irac_postbcd,
     "nir_image3": _nir_image3,
+    "mips24_bcd": _mips(24),
+    "mips70_bcd": _mips(70),
+    "mips160_bcd": _mips(160),
 }
 
 

@@ -1,0 +1,11 @@
+"""ASDF entry point: makes the MIPS schemas resolvable by their URIs."""
+
+from importlib import resources
+
+from asdf.resource import DirectoryResourceMapping
+
+SCHEMA_URI_PREFIX = "http://calpipe.org/schemas/mips/"
+
+
+def get_resource_mappings() -> list[DirectoryResourceMapping]:
+    return [DirectoryResourceMapping(resources.files(__package__) / "schemas", SCHEMA_URI_PREFIX)]

@@ -1,0 +1,1 @@
+"""mips24_dark: subtract the dark rate."""

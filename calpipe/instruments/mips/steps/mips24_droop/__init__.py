@@ -1,0 +1,1 @@
+"""mips24_droop: subtract c x the mean array signal."""

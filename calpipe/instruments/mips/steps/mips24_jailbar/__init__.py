@@ -1,0 +1,1 @@
+"""mips24_jailbar: equalise the four readout channels (column mod 4)."""

@@ -1,0 +1,1 @@
+"""mips24_linearity: exact inverse of the electronic nonlinearity for slopes and first differences."""

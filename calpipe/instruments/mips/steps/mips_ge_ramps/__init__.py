@@ -1,0 +1,1 @@
+"""mips_ge_ramps: raw Ge reads to float ramps that still carry their stim cycles."""

@@ -1,0 +1,1 @@
+"""mips_illumination: the Ge illumination correction (stim units to MIU)."""

@@ -1,0 +1,1 @@
+"""mips_stim_response: divide by the responsivity R(t) measured with the bracketing stim flashes."""
