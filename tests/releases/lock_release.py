@@ -29,6 +29,8 @@ def array_digests(path: Path) -> dict[str, str]:
     product = open_product(path)
     out = {}
     for label, attr in (("SCI", "data"), ("ERR", "err"), ("DQ", "dq")):
+        if getattr(product, attr, None) is None:  # a source list has no image
+            continue
         array = np.asarray(getattr(product, attr))
         out[label] = hashlib.sha256(array.astype(array.dtype.newbyteorder("<")).tobytes()).hexdigest()
     sources = getattr(product, "sources", None)
@@ -44,10 +46,12 @@ def array_digests(path: Path) -> dict[str, str]:
 def run(release: str, source: Path, out_dir: Path) -> Path:
     """The release's product from ``source``, with the release's own reference context."""
     from calpipe.core.cli.strun import main as strun
+    from calpipe.core.pipeline import resolve
+    from calpipe.core.registry import get_registry
 
     if strun([release, str(source), "-o", str(out_dir), "-q"]) != 0:
         raise RuntimeError(f"{release} failed on {source}")
-    [product] = [p for p in out_dir.glob("*.fits") if p.name != source.name]
+    [product] = out_dir.glob(f"*_{resolve(release, get_registry()).suffix}.fits")
     return product
 
 
@@ -91,8 +95,14 @@ def _mips(band: int) -> Callable[[Path], Path]:
     return make
 
 
+def _mips_postbcd(tmp: Path) -> list[Path]:
+    return [run(f"mips{band}_bcd@1.0.0", INPUTS / f"mips{band}_bcd-1.0.0.fits", tmp / str(band))
+            for band in (24, 70)]
+
+
 # How to make the tiny input of each pipeline: add one when a new pipeline is first released.
-RECIPES: dict[str, Callable[[Path], Path]] = {
+# A multi-input pipeline's recipe returns its members; they are kept with an association file.
+RECIPES: dict[str, Callable[[Path], Path | list[Path]]] = {
     "generic_image2": _generic_image2,
     "nir_detector1": _nir_detector1,
     "nir_image2": _nir_image2,
@@ -102,6 +112,7 @@ RECIPES: dict[str, Callable[[Path], Path]] = {
     "mips24_bcd": _mips(24),
     "mips70_bcd": _mips(70),
     "mips160_bcd": _mips(160),
+    "mips_postbcd": _mips_postbcd,
 }
 
 
@@ -113,8 +124,18 @@ def lock(release: str) -> dict[str, object]:
     pipeline = resolve(release, get_registry())
     with tempfile.TemporaryDirectory() as tmp:
         source = INPUTS / f"{name}-{version}.fits"
-        if not source.exists():
-            source.write_bytes(RECIPES[name](Path(tmp)).read_bytes())
+        if not source.exists() and not source.with_suffix(".yaml").exists():
+            made = RECIPES[name](Path(tmp))
+            if isinstance(made, list):
+                members = [INPUTS / f"{name}-{version}-{k}.fits" for k in range(len(made))]
+                for member, path in zip(members, made, strict=True):
+                    member.write_bytes(path.read_bytes())
+                source = source.with_suffix(".yaml")
+                source.write_text(f"name: {name}-{version}\nmembers:\n"
+                                  + "".join(f"  - {m.name}\n" for m in members))
+            else:
+                source.write_bytes(made.read_bytes())
+        source = source if source.exists() else source.with_suffix(".yaml")
         product = run(release, source, Path(tmp) / "out")
         return {"definition_sha256": pipeline.sha256(), "input": source.name,
                 "outputs": array_digests(product)}

@@ -19,7 +19,8 @@ class SourceCatalogStep(Step):
         threshold: float = Field(5.0, gt=0, description="detection threshold: S/N of a PSF-weighted flux")
         fwhm_arcsec: float | None = Field(None, gt=0, description="PSF FWHM (default: measured on bright "
                                           "isolated sources of the mosaic)")
-        fwhm_guess_arcsec: float = Field(2.0, gt=0, description="starting FWHM when measuring it")
+        fwhm_guess_arcsec: float | None = Field(None, gt=0, description="starting FWHM when measuring it "
+                                                "(default: 2 mosaic pixels)")
         aperture_fwhm: float = Field(1.5, gt=0, description="aperture radius in units of the FWHM")
         systematic: float = Field(0.005, ge=0, lt=1, description="fractional flux error added in quadrature "
                                   "(PSF model and resampling)")
@@ -42,7 +43,8 @@ class SourceCatalogStep(Step):
         mask = (product.dq & np.uint32(DQ.DO_NOT_USE)) != 0
         cat = source_catalog(np.asarray(product.data, float), np.asarray(product.err, float),
                              fwhm_px=None if params.fwhm_arcsec is None else params.fwhm_arcsec / scale,
-                             fwhm_guess_px=params.fwhm_guess_arcsec / scale, threshold=params.threshold,
+                             fwhm_guess_px=2.0 if params.fwhm_guess_arcsec is None
+                             else params.fwhm_guess_arcsec / scale, threshold=params.threshold,
                              mask=mask, aper_radius_fwhm=params.aperture_fwhm)
         # sums of surface brightness over pixels: MJy/sr x sr = MJy, reported in mJy
         if product.meta.bunit_data == "MJy/sr":
