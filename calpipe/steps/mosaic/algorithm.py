@@ -151,10 +151,13 @@ def resample(frame: Frame, pixmap: np.ndarray, out_shape: tuple[int, int],
     return Resampled(y0, x0, images[0].out_img, images[1].out_img, images[0].out_wht)
 
 
-def match_backgrounds(stack: list[Resampled], min_overlap: int = 100, full: float = 0.99) -> np.ndarray:
+def match_backgrounds(stack: list[Resampled], min_overlap: int = 100, full: float = 0.99,
+                      samples: int = 4096) -> np.ndarray:
     """Per-frame offsets b minimising Σ n_jk (b_j − b_k − median(R_j − R_k))², with Σ b = 0.
 
-    Only fully covered pixels of pairs sharing at least ``min_overlap`` of them count.
+    Only fully covered pixels of pairs sharing at least ``min_overlap`` of them
+    count; a median takes about ``samples`` of them, evenly spaced (its error is
+    then ~2 % of the pixel noise, and 100 frames make ~5000 pairs).
     """
     n = len(stack)
     rows, rhs = [], []
@@ -175,7 +178,8 @@ def match_backgrounds(stack: list[Resampled], min_overlap: int = 100, full: floa
             row[j], row[k] = 1.0, -1.0
             w = np.sqrt(count)
             rows.append(row * w)
-            rhs.append(float(np.median(a.data[wa][both] - b.data[wb][both])) * w)
+            diff = (a.data[wa][both] - b.data[wb][both])[::max(1, count // samples)]
+            rhs.append(float(np.median(diff)) * w)
     rows.append(np.full(n, 1e3))  # the constraint Σ b = 0, weighted to hold exactly
     rhs.append(0.0)
     offsets, *_ = np.linalg.lstsq(np.array(rows), np.array(rhs), rcond=None)
