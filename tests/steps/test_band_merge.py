@@ -113,10 +113,15 @@ def merged():
 
 
 def confused(truth, fwhm70):
-    """True sources with another within a 70 µm FWHM bringing > 10 % of their 70 µm flux."""
+    """True sources with another within 1.2 70 µm FWHM bringing > 10 % of their 70 µm flux.
+
+    (Within 1.0 FWHM, one more source counts as unconfused: at 1.03 FWHM from two
+    neighbours each brighter than itself, whose fits take its light: its forced flux
+    is then 76 ± 8 for a true 114, above its limit of 100.)
+    """
     xy = np.column_stack([truth["x70"], truth["y70"]])
     out = np.zeros(len(truth), bool)
-    for i, near in enumerate(cKDTree(xy).query_ball_point(xy, fwhm70)):
+    for i, near in enumerate(cKDTree(xy).query_ball_point(xy, 1.2 * fwhm70)):
         out[i] = any(j != i and truth["f70"][j] > 0.1 * truth["f70"][i] for j in near)
     return out
 
@@ -125,15 +130,16 @@ def test_true_pairs_are_matched_and_false_matches_are_rare(merged):
     out, c24, c70, t24, t70, truth, fw70 = merged
     assert np.array_equal(out["id_24"], c24["id"])
     row_of_24 = {t: k for k, t in enumerate(t24) if t >= 0}
-    # a 70 µm detection of two blended sources has no one true counterpart, and a 70 µm
-    # detection fit jointly with a neighbour (FLAG_BLENDED) has understated position errors
-    # (photutils counts the pixels its fit boxes share twice): neither makes a true pair
+    # a 70 µm detection of two blended sources has no one true counterpart
     blend = confused(truth, fw70)
     true_pairs = [(row_of_24[t], c70["id"][k]) for k, t in enumerate(t70)
                   if t >= 0 and t in row_of_24 and not blend[t] and c70["flags"][k] == 0]
     assert len(true_pairs) > 40
     found = np.mean([out["id_70"][r] == i70 for r, i70 in true_pairs])
     assert found >= 0.98, found
+    # every true pair, blended 70 µm detections included (their positional errors are inflated)
+    every = [(row_of_24[t], c70["id"][k]) for k, t in enumerate(t70) if t >= 0 and t in row_of_24]
+    assert len(every) > 100 and np.mean([out["id_70"][r] == i70 for r, i70 in every]) >= 0.98
     matched = np.nonzero(out["id_70"] >= 0)[0]
     truth_of_70 = dict(zip(c70["id"], t70, strict=True))
     false = np.mean([t24[r] < 0 or truth_of_70[out["id_70"][r]] != t24[r] for r in matched])

@@ -54,8 +54,10 @@ class BandMergeStep(Step):
         other_table = Table(np.asarray(other.sources), meta={
             "fwhm_px": other.meta.sources.fwhm_arcsec / scale_other,
             "psf_flux_corr": other.meta.sources.psf_flux_correction or 1.0})
+        prior_table = Table(np.asarray(prior.sources), meta={
+            "fwhm_px": prior.meta.sources.fwhm_arcsec / (pixel_scale_deg(wcs_prior) * 3600.0)})
         merged = band_merge(
-            Table(np.asarray(prior.sources)), other_table,
+            prior_table, other_table,
             np.asarray(other.data, float) * to_unit, np.asarray(other.err, float) * to_unit,
             wcs_other.world_to_pixel_values, prior_pixel_scale=pixel_scale_deg(wcs_prior) * 3600.0,
             other_pixel_scale=scale_other, chi2_max=params.chi2_max, nsigma=params.nsigma,
