@@ -95,9 +95,11 @@ def _main(argv: list[str]) -> int:
 def _run(pipeline, args) -> int:
     import functools
 
+    from ..models.asdf_plugins import load_only_calpipe_plugins
     from ..registry import get_registry
     from ..runner import Runner
 
+    load_only_calpipe_plugins()  # this process handles calpipe products only
     refs = _check_run_options(pipeline, args)
     resolver = make_resolver(get_registry(), pipeline, args.context, args.refdata, refs)
     runner = Runner(pipeline, resolver)
@@ -180,10 +182,12 @@ def make_resolver(registry, pipeline, context, store, refs):
 
 def build_runner(definition: dict, context: int | None, store: Path | None, refs: dict[str, Path]):
     """A worker's runner, rebuilt from the frozen definition and the context the parent settled."""
+    from ..models.asdf_plugins import load_only_calpipe_plugins
     from ..pipeline import ResolvedPipeline
     from ..registry import get_registry
     from ..runner import Runner
 
+    load_only_calpipe_plugins()
     registry = get_registry()
     pipeline = ResolvedPipeline.from_definition(definition, registry, "strun worker")
     return Runner(pipeline, make_resolver(registry, pipeline, context, store, refs))
