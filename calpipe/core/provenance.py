@@ -144,13 +144,14 @@ def apply(model: Any, record: dict[str, Any], output_level: int) -> None:
     model.extra_fits = extra
 
     p = record["pipeline"]
-    model.add_history_entry(f"calpipe {__version__} {p['name']} {p['version']} run {record['run_id']}")
+    history = [f"calpipe {__version__} {p['name']} {p['version']} run {record['run_id']}"]
     for step in record["steps"]:
-        model.add_history_entry(f"{step['id']}: {step['name']} {step['version']} {step['status']}")
+        history.append(f"{step['id']}: {step['name']} {step['version']} {step['status']}")
     for step in record["steps"]:
         for ref in step["refs"]:
             tag = " (override)" if ref["overridden"] else ""
-            model.add_history_entry(f"{ref['reftype']}: {ref['name']} sha256:{ref['sha256'][:16]}{tag}")
+            history.append(f"{ref['reftype']}: {ref['name']} sha256:{ref['sha256'][:16]}{tag}")
+    model.add_history_entries(history)
 
 
 def _plain(node: Any) -> Any:
