@@ -8,6 +8,7 @@ astropy.io.fits or an archive catalog.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import platform
 import re
@@ -62,13 +63,20 @@ class StepRecord:
         return out
 
 
-def software_versions(plugins: dict[str, str]) -> dict[str, Any]:
-    versions = {"calpipe": __version__, "python": platform.python_version()}
+@functools.cache
+def _installed_versions() -> tuple[tuple[str, str], ...]:
+    """Versions of the software in _SOFTWARE, read once per process (~0.4 ms each: metadata is parsed)."""
+    found = []
     for dist in _SOFTWARE:
         try:
-            versions[dist] = metadata.version(dist)
+            found.append((dist, metadata.version(dist)))
         except metadata.PackageNotFoundError:
             continue
+    return tuple(found)
+
+
+def software_versions(plugins: dict[str, str]) -> dict[str, Any]:
+    versions = {"calpipe": __version__, "python": platform.python_version(), **dict(_installed_versions())}
     versions["plugins"] = dict(sorted(plugins.items()))
     return versions
 
