@@ -10,7 +10,9 @@ plugins), which build on the ASDF standard's.
 
 `strun` and its workers call `load_only_calpipe_plugins` before touching a
 product. A library user's process keeps asdf's defaults: it may well hold
-other ASDF files. The bytes written are the same either way.
+other ASDF files. The bytes written are the same either way. A plugin whose
+products held other tags (astropy or gwcs objects) would need their packages'
+plugins too; none does: calpipe writes WCS as FITS keywords.
 """
 
 from __future__ import annotations
