@@ -76,12 +76,14 @@ def in_process(raws: list[Path], store: Path, out_dir: Path, reps: int) -> InPro
     import logging
 
     from calpipe.core.io import open_product, write_atomic
+    from calpipe.core.models.asdf_plugins import load_only_calpipe_plugins
     from calpipe.core.pipeline import resolve
     from calpipe.core.provenance import input_summary, sha256_file
     from calpipe.core.registry import get_registry
     from calpipe.core.runner import Runner, output_stem
 
     logging.basicConfig(level=logging.WARNING, force=True)  # as strun -q
+    load_only_calpipe_plugins()  # as strun
     registry = get_registry()
     pipeline = resolve(PIPELINE, registry)
     runner = Runner(pipeline, registry.ref_resolver(pipeline, None, store, {}))

@@ -33,7 +33,10 @@ from typing import NamedTuple
 from children import Child, console_script, run_child, timed
 
 MB = 1024  # ru_maxrss is in KiB on Linux; MB and GB here are 2**20 and 2**30 bytes
-IMPORTS = "import numpy, astropy.io.fits, stdatamodels, asdf, numba; asdf.AsdfFile()"
+# What every strun process pays before any work: the imports, and asdf with the plugins strun loads
+IMPORTS = ("from calpipe.core.models.asdf_plugins import load_only_calpipe_plugins; "
+           "load_only_calpipe_plugins(); import numpy, astropy.io.fits, stdatamodels, asdf, numba; "
+           "asdf.AsdfFile()")
 STEP_DONE = re.compile(r"\bINFO\s+(\S+)\s+\S+ \S+ done in ([0-9.]+) s$")
 
 

@@ -8,6 +8,7 @@ astropy.io.fits or an archive catalog.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import platform
 import re
@@ -62,13 +63,20 @@ class StepRecord:
         return out
 
 
-def software_versions(plugins: dict[str, str]) -> dict[str, Any]:
-    versions = {"calpipe": __version__, "python": platform.python_version()}
+@functools.cache
+def _installed_versions() -> tuple[tuple[str, str], ...]:
+    """Versions of the software in _SOFTWARE, read once per process (~0.4 ms each: metadata is parsed)."""
+    found = []
     for dist in _SOFTWARE:
         try:
-            versions[dist] = metadata.version(dist)
+            found.append((dist, metadata.version(dist)))
         except metadata.PackageNotFoundError:
             continue
+    return tuple(found)
+
+
+def software_versions(plugins: dict[str, str]) -> dict[str, Any]:
+    versions = {"calpipe": __version__, "python": platform.python_version(), **dict(_installed_versions())}
     versions["plugins"] = dict(sorted(plugins.items()))
     return versions
 
@@ -144,13 +152,14 @@ def apply(model: Any, record: dict[str, Any], output_level: int) -> None:
     model.extra_fits = extra
 
     p = record["pipeline"]
-    model.add_history_entry(f"calpipe {__version__} {p['name']} {p['version']} run {record['run_id']}")
+    history = [f"calpipe {__version__} {p['name']} {p['version']} run {record['run_id']}"]
     for step in record["steps"]:
-        model.add_history_entry(f"{step['id']}: {step['name']} {step['version']} {step['status']}")
+        history.append(f"{step['id']}: {step['name']} {step['version']} {step['status']}")
     for step in record["steps"]:
         for ref in step["refs"]:
             tag = " (override)" if ref["overridden"] else ""
-            model.add_history_entry(f"{ref['reftype']}: {ref['name']} sha256:{ref['sha256'][:16]}{tag}")
+            history.append(f"{ref['reftype']}: {ref['name']} sha256:{ref['sha256'][:16]}{tag}")
+    model.add_history_entries(history)
 
 
 def _plain(node: Any) -> Any:

@@ -96,9 +96,11 @@ def _main(argv: list[str]) -> int:
 def _run(pipeline, args) -> int:
     import functools
 
+    from ..models.asdf_plugins import load_only_calpipe_plugins
     from ..registry import get_registry
     from ..runner import Runner
 
+    load_only_calpipe_plugins()  # this process handles calpipe products only
     refs = _check_run_options(pipeline, args)
     args.groups = input_groups(pipeline, args.inputs)
     resolver = make_resolver(get_registry(), pipeline, args.context, args.refdata, refs)
@@ -202,10 +204,12 @@ def make_resolver(registry, pipeline, context, store, refs):
 
 def build_runner(definition: dict, context: int | None, store: Path | None, refs: dict[str, Path]):
     """A worker's runner, rebuilt from the frozen definition and the context the parent settled."""
+    from ..models.asdf_plugins import load_only_calpipe_plugins
     from ..pipeline import ResolvedPipeline
     from ..registry import get_registry
     from ..runner import Runner
 
+    load_only_calpipe_plugins()
     registry = get_registry()
     pipeline = ResolvedPipeline.from_definition(definition, registry, "strun worker")
     return Runner(pipeline, make_resolver(registry, pipeline, context, store, refs))

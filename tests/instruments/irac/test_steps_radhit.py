@@ -1,6 +1,7 @@
 """irac_radhit: sharp hits found, Gaussian-PSF stars left alone."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from calpipe.instruments.irac.steps.irac_radhit.algorithm import (
     templates,
 )
 from calpipe.instruments.irac.steps.irac_radhit.step import IracRadhitStep
-from calpipe.instruments.irac.steps.neighbours import dilate
+from calpipe.instruments.irac.steps.neighbours import dilate, nanmedian
 
 from .steps_support import GAIN, SIGMA_READ, bcd, gaussian_star
 
@@ -54,6 +55,18 @@ def isolated_stars(stars: np.ndarray, hit: np.ndarray) -> list[tuple[int, int]]:
         if not hit[max(cy - 5, 0):cy + 6, max(cx - 5, 0):cx + 6].any():
             out.append((cy, cx))
     return out
+
+
+@pytest.mark.parametrize("planes", [16, 8, 6, 3, 1])
+def test_nanmedian_is_numpys_bit_for_bit(planes):
+    rng = np.random.default_rng(planes)
+    values = rng.normal(size=(planes, 40, 50))
+    values[rng.random(values.shape) < 0.3] = np.nan
+    values[:, :2, :2] = np.nan  # nothing left: NaN
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN pixels
+        expected = np.nanmedian(values, axis=0)
+    assert np.array_equal(nanmedian(values).view(np.int64), expected.view(np.int64))
 
 
 def test_templates_and_chi2_by_hand():

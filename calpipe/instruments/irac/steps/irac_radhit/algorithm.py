@@ -74,34 +74,37 @@ def find_hits(data: np.ndarray, err: np.ndarray, usable: np.ndarray, psf_sigma: 
     """Bool map of radiation-hit pixels (see module docstring)."""
     img = np.where(usable & np.isfinite(data), data, np.nan).astype(np.float64)
     var = np.where(np.isfinite(err) & (err > 0), err.astype(np.float64) ** 2, np.nan)
-    bkg = nanmedian(stack(img, RING16))
-    sky = np.sqrt(nanmedian(stack(var, RING16)))
     near = stack(img, RING8)
     with np.errstate(invalid="ignore"):
         peak = np.isfinite(img) & (img >= np.nanmax(np.where(np.isfinite(near), near, -np.inf), axis=0))
-        candidate = peak & (img - bkg > nsigma * sky)
+    # Background and sky of the local maxima only: about a ninth of the pixels, and the only ones used.
+    ys, xs = np.nonzero(peak)
+    bkg = nanmedian(stack(img, RING16)[:, ys, xs])
+    sky = np.sqrt(nanmedian(stack(var, RING16)[:, ys, xs]))
+    with np.errstate(invalid="ignore"):
+        candidate = img[ys, xs] - bkg > nsigma * sky
     if excluded is not None:
-        candidate &= ~excluded
-    ys, xs = np.nonzero(candidate)
+        candidate &= ~excluded[ys, xs]
+    ys, xs, bkg, sky = ys[candidate], xs[candidate], bkg[candidate], sky[candidate]
     hits = np.zeros(img.shape, bool)
     if ys.size == 0:
         return hits
-    stamps = _stamps(img, ys, xs) - bkg[ys, xs][:, None]
+    stamps = _stamps(img, ys, xs) - bkg[:, None]
     weights = 1.0 / _stamps(var, ys, xs)
     bad = ~np.isfinite(stamps) | ~np.isfinite(weights)
     stamps[bad], weights[bad] = 0.0, 0.0
     spots = np.concatenate([templates(round(hit_sigma, 4)), templates(round(hit_sigma / 2, 4))])
     sharper = (best_chi2(stamps, weights, templates(round(psf_sigma, 4)))
                - best_chi2(stamps, weights, spots)) > delta_chi2
-    ys, xs = ys[sharper], xs[sharper]
+    ys, xs, bkg, sky = ys[sharper], xs[sharper], bkg[sharper], sky[sharper]
     hits[ys, xs] = True
     ny, nx = img.shape
     for dy, dx in RING8:
         y, x = ys + dy, xs + dx
         inside = (y >= 0) & (y < ny) & (x >= 0) & (x < nx)
-        y, x, yc, xc = y[inside], x[inside], ys[inside], xs[inside]
+        y, x = y[inside], x[inside]
         with np.errstate(invalid="ignore"):
-            part = img[y, x] - bkg[yc, xc] > grow_nsigma * sky[yc, xc]
+            part = img[y, x] - bkg[inside] > grow_nsigma * sky[inside]
         hits[y[part], x[part]] = True
     if excluded is not None:
         hits &= ~excluded
