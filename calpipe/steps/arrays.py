@@ -1,4 +1,4 @@
-"""Array access shared by the steps: ramp planes and optional arrays of a product."""
+"""Array access shared by the steps: ramp planes, 2-D image (BCD) planes and optional arrays of a product."""
 
 from __future__ import annotations
 
@@ -20,6 +20,26 @@ def ramp_arrays(product: Any, step: str) -> tuple[Any, Any, Any]:
     if product.pixeldq is None:
         product.pixeldq = np.zeros(data.shape[-2:], np.uint32)
     return data, product.groupdq, product.pixeldq
+
+
+def bcd_arrays(product: Any, step: str, what: str, hint: str) -> tuple[Any, Any, Any, Any]:
+    """(data, err, dq, artifacts) of a 2-D image in progress, creating empty ERR/DQ/ARTIFACT planes if absent.
+
+    Data that are not a float 2-D image raise InputDataError "<file>: <step> needs a float 2-D
+    <what>; <hint>", e.g. what="IRAC frame (IracBcdModel)", hint="run irac_fowler first".
+    """
+    import numpy as np
+
+    data = product.data
+    if data is None or data.ndim != 2 or data.dtype.kind != "f":
+        raise InputDataError(f"{product.meta.filename or 'input'}: {step} needs a float 2-D {what}; {hint}")
+    if product.err is None or product.err.shape != data.shape:
+        product.err = np.zeros(data.shape, np.float32)
+    if product.dq is None or product.dq.shape != data.shape:
+        product.dq = np.zeros(data.shape, np.uint32)
+    if not product.hasattr("artifacts") or product.artifacts is None or product.artifacts.shape != data.shape:
+        product.artifacts = np.zeros(data.shape, np.uint16)
+    return product.data, product.err, product.dq, product.artifacts
 
 
 def optional(product: Any, name: str) -> Any:

@@ -91,3 +91,14 @@ def test_pulldown_leaves_columns_without_an_offset_alone():
     data = field(5, bright=((100.5, 100.5, 4e5),))
     out = correct(data, np.ones(SHAPE, bool), data > 2e4)
     assert not out.applied.any() and not out.offsets
+
+
+def test_jailbar_refuses_a_raw_frame():
+    from calpipe.core.errors import InputDataError
+    from calpipe.instruments.irac.models import IracRawModel
+
+    model = IracRawModel(data=np.zeros((4, 4), np.uint16))
+    model.meta.filename = "r_raw.fits"
+    with pytest.raises(InputDataError, match=r"^r_raw.fits: irac_jailbar needs a float 2-D IRAC frame "
+                                             r"\(IracBcdModel\); run irac_fowler first$"):
+        IracJailbarStep().process(model, {}, IracJailbarStep.Params())

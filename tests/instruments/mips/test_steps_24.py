@@ -131,3 +131,14 @@ def test_slope_step_refuses_a_ge_product():
     model.meta.mips.band, model.meta.instrument.detector = 160, "MIPS160"
     with pytest.raises(InputDataError, match=r"MIPSBAND = 160.*mips24_slope takes 24 um"):
         Mips24SlopeStep.check_input(model)
+
+
+def test_jailbar_refuses_a_raw_dce():
+    from calpipe.instruments.mips.models import Mips24RawModel
+    from calpipe.instruments.mips.steps.mips24_jailbar.step import Mips24JailbarStep
+
+    model = Mips24RawModel(data=np.zeros((2, 4, 4), np.uint16))
+    model.meta.filename = "r_raw.fits"
+    with pytest.raises(InputDataError, match=r"^r_raw.fits: mips24_jailbar needs a float 2-D MIPS image "
+                                             r"\(MipsBcdModel\); run mips24_slope or mips_ge_slope first$"):
+        Mips24JailbarStep().process(model, {}, Mips24JailbarStep.Params())

@@ -74,19 +74,9 @@ def exposure_time(product: Any) -> float:
 
 def bcd_arrays(product: Any, step: str) -> tuple[Any, Any, Any, Any]:
     """(data, err, dq, artifacts) of a BCD in progress, creating empty ERR/DQ/ARTIFACT planes if absent."""
-    import numpy as np
+    from calpipe.steps.arrays import bcd_arrays
 
-    data = product.data
-    if data is None or data.ndim != 2 or data.dtype.kind != "f":
-        raise InputDataError(f"{_name(product)}: {step} needs a float 2-D IRAC frame (IracBcdModel); "
-                             "run irac_fowler first")
-    if product.err is None or product.err.shape != data.shape:
-        product.err = np.zeros(data.shape, np.float32)
-    if product.dq is None or product.dq.shape != data.shape:
-        product.dq = np.zeros(data.shape, np.uint32)
-    if not product.hasattr("artifacts") or product.artifacts is None or product.artifacts.shape != data.shape:
-        product.artifacts = np.zeros(data.shape, np.uint16)
-    return product.data, product.err, product.dq, product.artifacts
+    return bcd_arrays(product, step, "IRAC frame (IracBcdModel)", "run irac_fowler first")
 
 
 def first_column(product: Any) -> int:

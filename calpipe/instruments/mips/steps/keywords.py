@@ -69,19 +69,9 @@ def noise(product: Any, gain: float | None = None, readnoise: float | None = Non
 
 def bcd_arrays(product: Any, step: str) -> tuple[Any, Any, Any, Any]:
     """(data, err, dq, artifacts) of a MIPS BCD in progress, creating empty planes where absent."""
-    import numpy as np
+    from calpipe.steps.arrays import bcd_arrays
 
-    data = product.data
-    if data is None or data.ndim != 2 or data.dtype.kind != "f":
-        raise InputDataError(f"{name(product)}: {step} needs a float 2-D MIPS image (MipsBcdModel); run "
-                             "mips24_slope or mips_ge_slope first")
-    if product.err is None or product.err.shape != data.shape:
-        product.err = np.zeros(data.shape, np.float32)
-    if product.dq is None or product.dq.shape != data.shape:
-        product.dq = np.zeros(data.shape, np.uint32)
-    if not product.hasattr("artifacts") or product.artifacts is None or product.artifacts.shape != data.shape:
-        product.artifacts = np.zeros(data.shape, np.uint16)
-    return product.data, product.err, product.dq, product.artifacts
+    return bcd_arrays(product, step, "MIPS image (MipsBcdModel)", "run mips24_slope or mips_ge_slope first")
 
 
 def reference_data(ref: Any, shape: tuple[int, ...], what: str) -> Any:
