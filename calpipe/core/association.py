@@ -75,7 +75,8 @@ def load_association(path: Path) -> Group:
     names = [m.name for m in members]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
-        raise InputDataError(f"{path}: member(s) listed twice: {', '.join(twice)} (list each product once)")
+        raise InputDataError(f"{path}: more than one member named {', '.join(twice)} (outputs and provenance "
+                             "tell members by file name: list each product once, renaming copies)")
     return Group(spec.name, members, path)
 
 
@@ -91,16 +92,18 @@ def group_name(paths: list[Path], fallback: str) -> str:
 
 
 class ProductSet:
-    """Members of a multi-input run, each with a label (its file stem or a group value)."""
+    """Members of a multi-input run, each with a label (its file stem or a group value).
 
-    def __init__(self, items: list[tuple[str, Any]]):
+    ``made_from`` maps the label of a combined product to the labels of the members
+    it was made from (e.g. a mosaic per band), so its provenance names only those.
+    """
+
+    def __init__(self, items: list[tuple[str, Any]], made_from: dict[str, list[str]] | None = None):
         self.items = list(items)
+        self.made_from = made_from or {}
 
     def __iter__(self) -> Iterator[tuple[str, Any]]:
         return iter(self.items)
-
-    def __len__(self) -> int:
-        return len(self.items)
 
     @property
     def products(self) -> list[Any]:

@@ -46,7 +46,7 @@ class StepFailedError(CalpipeError):
             self.exit_code = cause.exit_code
         super().__init__(
             f"step '{step_id}' failed on {input_name}: {type(cause).__name__}: {cause}"
-            " (no product was written)"
+            " (its output was not written)"
         )
 
 

@@ -209,15 +209,21 @@ class Runner:
             members = product if isinstance(product, ProductSet) else ProductSet([("", product)])
             return step.process(members, refs, params)
         if isinstance(product, ProductSet):
-            return ProductSet([(label, step.process(p, refs, params)) for label, p in product])
+            return ProductSet([(label, step.process(p, refs, params)) for label, p in product],
+                              product.made_from)
         return step.process(product, refs, params)
 
     def finish(self, result: RunResult, inputs: list[dict[str, Any]]) -> Any:
         """Stamp provenance into the product (every member of a set); returns it."""
-        record = build_record(run_id=uuid.uuid4().hex, pipeline=self.pipeline, steps=result.steps,
-                              context=self.resolver.context, inputs=inputs, plugins=self.plugins)
-        products = result.product.products if isinstance(result.product, ProductSet) else [result.product]
-        for product in products:
+        run_id = uuid.uuid4().hex
+        items = result.product.items if isinstance(result.product, ProductSet) else [("", result.product)]
+        made_from = result.product.made_from if isinstance(result.product, ProductSet) else {}
+        for label, product in items:
+            used = inputs
+            if label in made_from:
+                used = [i for i in inputs if Path(i["name"]).stem in made_from[label]]
+            record = build_record(run_id=run_id, pipeline=self.pipeline, steps=result.steps,
+                                  context=self.resolver.context, inputs=used, plugins=self.plugins)
             apply_provenance(product, record, self.pipeline.output_level)
         return result.product
 
@@ -288,7 +294,7 @@ def _refuse_overwrite(outputs: list[Path], group: Group) -> None:
 def _copy(product: Any) -> Any:
     """A copy to stamp and save while the run goes on with the original."""
     if isinstance(product, ProductSet):
-        return ProductSet([(label, p.copy()) for label, p in product])
+        return ProductSet([(label, p.copy()) for label, p in product], product.made_from)
     return product.copy()
 
 

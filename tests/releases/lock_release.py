@@ -81,9 +81,13 @@ def _irac_postbcd(tmp: Path) -> Path:
     return run("irac_bcd@1.1.0", INPUTS / "irac_bcd-1.1.0.fits", tmp / "bcd")
 
 
-def _nir_image3(tmp: Path) -> Path:
-    return run("nir_image2@1.0.0", run("nir_detector1@1.0.0", INPUTS / "nir_detector1-1.0.0.fits",
-                                       tmp / "rate"), tmp / "cal")
+def _nir_image3(tmp: Path) -> list[Path]:
+    from calpipe.instruments.nir.simulate import simulate_dithers
+
+    sims = simulate_dithers(tmp / "raw", 3, dither_px=3.0, seed=1, readpatt="BRIGHT2", ngroups=5, subarray=32,
+                            sky=5.0)
+    return [run("nir_image2@1.0.0", run("nir_detector1@1.0.0", s.raw, tmp / f"rate{k}"), tmp / f"cal{k}")
+            for k, s in enumerate(sims)]
 
 
 def _mips(band: int) -> Callable[[Path], Path]:

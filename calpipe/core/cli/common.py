@@ -79,6 +79,7 @@ def positive_int(text: str) -> int:
 def setup_logging(quiet: bool, verbose: bool) -> None:
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
     logging.basicConfig(level=level, format=_LOG_FORMAT, stream=sys.stderr, force=True)
+    logging.captureWarnings(True)  # a library's warning becomes one log line, not a source listing
 
 
 def guarded(prog: str, body: Callable[[list[str]], int], argv: list[str] | None) -> int:

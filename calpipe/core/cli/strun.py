@@ -175,6 +175,11 @@ def input_groups(pipeline, inputs: list[Path]) -> list:
     associations = [load_association(p) for p in inputs if p.suffix.lower() in ASSOCIATION_SUFFIXES]
     files = [p for p in inputs if p.suffix.lower() not in ASSOCIATION_SUFFIXES]
     if pipeline.combines:
+        paths = [p.resolve() for p in files]
+        twice = sorted({str(p) for p in files if paths.count(p.resolve()) > 1})
+        if twice:
+            raise UsageError(f"{', '.join(twice)} given more than once: each member counts once in a "
+                             "combined product")
         groups = associations + ([Group(group_name(files, pipeline.name), tuple(files), files[0])]
                                  if files else [])
         names = [g.name for g in groups]

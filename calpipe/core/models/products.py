@@ -76,9 +76,16 @@ class MosaicModel(CalpipeModel):
 
 
 class SourceCatalogModel(CalpipeModel):
-    """Level 3: band-merged point-source list as a FITS binary table."""
+    """Level 3: point-source list as a FITS binary table."""
 
     schema_url = SCHEMA_URI_PREFIX + "catalog-1.0.0"
+    data_level = 3
+
+
+class BandMergedCatalogModel(CalpipeModel):
+    """Level 3: one band's sources with their counterparts, forced fluxes and limits in another."""
+
+    schema_url = SCHEMA_URI_PREFIX + "bandmerge-1.0.0"
     data_level = 3
 
 
@@ -94,5 +101,6 @@ BUILTIN_MODELS: tuple[type[CalpipeModel], ...] = (
     ImageModel,
     MosaicModel,
     SourceCatalogModel,
+    BandMergedCatalogModel,
     ReferenceFileModel,
 )

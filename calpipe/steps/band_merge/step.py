@@ -17,8 +17,8 @@ class BandMergeStep(Step):
     combines = True
 
     class Params(Params):
-        prior: str = Field("24", description="label (group value) of the mosaic whose sources are the prior")
-        other: str = Field("70", description="label of the mosaic matched to them")
+        prior: str = Field("mips24", description="label (group value) of the mosaic whose list is the prior")
+        other: str = Field("mips70", description="label of the mosaic matched to them")
         chi2_max: float = Field(9.0, gt=0, description="largest chi² of a match (both positional errors)")
         nsigma: float = Field(3.0, gt=0, description="upper limit: max(F, 0) + nsigma × σ")
         position_floor_arcsec: float = Field(0.5, ge=0, description="band-to-band registration error added "
@@ -28,7 +28,8 @@ class BandMergeStep(Step):
         import numpy as np
         from astropy.table import Table
 
-        from calpipe.core.models.products import SourceCatalogModel
+        from calpipe.core.models.dqflags import DQ
+        from calpipe.core.models.products import BandMergedCatalogModel
 
         from ..mosaic.algorithm import pixel_scale_deg
         from ..wcs import celestial_wcs
@@ -61,8 +62,8 @@ class BandMergeStep(Step):
             np.asarray(other.data, float) * to_unit, np.asarray(other.err, float) * to_unit,
             wcs_other.world_to_pixel_values, prior_pixel_scale=pixel_scale_deg(wcs_prior) * 3600.0,
             other_pixel_scale=scale_other, chi2_max=params.chi2_max, nsigma=params.nsigma,
-            pos_floor_arcsec=params.position_floor_arcsec, mask=(other.dq & 1) != 0)
-        out = SourceCatalogModel()
+            pos_floor_arcsec=params.position_floor_arcsec, mask=(other.dq & DQ.DO_NOT_USE) != 0)
+        out = BandMergedCatalogModel()
         out.update(prior)
         table = np.zeros(len(merged), dtype=out.get_dtype("sources"))
         for name, source in _FROM.items():

@@ -97,7 +97,12 @@ def _edges(shape: tuple[int, int], step: int = 16) -> tuple[np.ndarray, np.ndarr
 
 
 def output_grid(frames: list[Frame], scale_deg: float | None = None) -> tuple[WCS, tuple[int, int]]:
-    """A north-up TAN WCS and shape just covering every frame; the scale defaults to the frames' median."""
+    """A north-up TAN WCS and shape just covering every frame; the scale defaults to the frames' median.
+
+    The reference point is the centre of the first frame's pixel nearest the middle
+    of the field, so a north-up frame at the mosaic's scale maps pixel onto pixel
+    (a half-pixel phase would smooth it by a 2 × 2 box for nothing).
+    """
     if scale_deg is None:
         scale_deg = float(np.median([pixel_scale_deg(f.wcs) for f in frames]))
     ra, dec = [], []
@@ -107,16 +112,20 @@ def output_grid(frames: list[Frame], scale_deg: float | None = None) -> tuple[WC
         dec.append(d)
     ra, dec = np.concatenate(ra), np.concatenate(dec)
     centre = _unit_vector(ra, dec).mean(axis=0)
+    middle = (np.degrees(np.arctan2(centre[1], centre[0])),
+              np.degrees(np.arcsin(centre[2] / np.linalg.norm(centre))))
+    px, py = np.rint(frames[0].wcs.world_to_pixel_values(*middle))
     wcs = WCS(naxis=2)
     wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
     wcs.wcs.cunit = ["deg", "deg"]
-    wcs.wcs.crval = [np.degrees(np.arctan2(centre[1], centre[0])) % 360.0,
-                     np.degrees(np.arcsin(centre[2] / np.linalg.norm(centre)))]
+    ref_ra, ref_dec = frames[0].wcs.pixel_to_world_values(px, py)
+    wcs.wcs.crval = [float(ref_ra) % 360.0, float(ref_dec)]
     wcs.wcs.cd = [[-scale_deg, 0.0], [0.0, scale_deg]]
     wcs.wcs.crpix = [1.0, 1.0]
     x, y = wcs.world_to_pixel_values(ra, dec)
-    x0, y0 = np.floor(x.min() + 0.5), np.floor(y.min() + 0.5)
-    shape = (int(np.ceil(y.max() + 0.5) - y0), int(np.ceil(x.max() + 0.5) - x0))
+    tol = 1e-3  # edges on pixel edges, up to rounding and projection differences, add no row
+    x0, y0 = np.floor(x.min() + 0.5 + tol), np.floor(y.min() + 0.5 + tol)
+    shape = (int(np.ceil(y.max() + 0.5 - tol) - y0), int(np.ceil(x.max() + 0.5 - tol) - x0))
     wcs.wcs.crpix = [1.0 - x0, 1.0 - y0]
     return wcs, shape
 
@@ -128,9 +137,14 @@ def pixel_map(frame_wcs: WCS, out_wcs: WCS, shape: tuple[int, int]) -> np.ndarra
     return np.dstack(out_wcs.world_to_pixel_values(ra, dec))
 
 
-def resample(frame: Frame, pixmap: np.ndarray, out_shape: tuple[int, int],
+def resample(frame: Frame, pixmap: np.ndarray, out_shape: tuple[int, int], area_ratio: float = 1.0,
              weight: np.ndarray | None = None, offset: float = 0.0, kernel: str = "square") -> Resampled:
-    """Drizzle data − offset and variance onto the cutout of the output grid the frame touches."""
+    """Drizzle data − offset and variance onto the cutout of the output grid the frame touches.
+
+    ``area_ratio`` is Ω_out / Ω_in: drizzle counts weight in input-pixel areas, so a
+    fully covered output pixel has weight Ω_out / Ω_in, and a sum over output pixels
+    keeps the input's noise only if each pixel's variance is scaled by Ω_in / Ω_out.
+    """
     from drizzle.resample import Drizzle
 
     x0 = max(int(np.floor(np.nanmin(pixmap[..., 0]) - 1)), 0)
@@ -148,7 +162,8 @@ def resample(frame: Frame, pixmap: np.ndarray, out_shape: tuple[int, int],
         driz = Drizzle(kernel=kernel, out_shape=shape, fillval=0.0)
         driz.add_image(values, exptime=1.0, pixmap=local, weight_map=wmap, in_units="cps")
         images.append(driz)
-    return Resampled(y0, x0, images[0].out_img, images[1].out_img, images[0].out_wht)
+    return Resampled(y0, x0, images[0].out_img, images[1].out_img / np.float32(area_ratio),
+                     images[0].out_wht / np.float32(area_ratio))
 
 
 def match_backgrounds(stack: list[Resampled], min_overlap: int = 100, full: float = 0.99,
@@ -218,10 +233,10 @@ def find_outliers(frames: list[Frame], pixmaps: list[np.ndarray], stack: list[Re
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns outside coverage
         median = np.nanmedian(cube, axis=0)
         spread = MAD_TO_SIGMA * np.nanmedian(np.abs(cube - median), axis=0)
+        # outside coverage the value is never used, but a jump to 0 would ring through the interpolation
+        median = np.where(depth > 0, median, np.nanmedian(median) if depth.any() else 0).astype(np.float32)
     del cube
     tested = (depth >= min_coverage).astype(np.float32)
-    # outside coverage the value is never used, but a jump to 0 would ring through the interpolation
-    median = np.where(depth > 0, median, np.nanmedian(median)).astype(np.float32)
     spread = np.where(depth > 0, spread, 0).astype(np.float32)
     structure = np.ones((2 * grow + 1,) * 2, dtype=bool) if grow else None
     candidates, where, votes = [], [], np.zeros(shape, np.int32)
@@ -291,14 +306,15 @@ def mosaic(frames: list[Frame], *, scale_deg: float | None = None, match_backgro
         raise ValueError("no frames to combine")
     out_wcs, shape = output_grid(frames, scale_deg)
     pixmaps = [pixel_map(f.wcs, out_wcs, f.data.shape) for f in frames]
-    first = [resample(f, pm, shape) for f, pm in zip(frames, pixmaps, strict=True)]
+    ratios = [(pixel_scale_deg(out_wcs) / pixel_scale_deg(f.wcs)) ** 2 for f in frames]
+    first = [resample(f, pm, shape, r) for f, pm, r in zip(frames, pixmaps, ratios, strict=True)]
     offsets = match_backgrounds(first) if match_background and len(frames) > 1 else np.zeros(len(frames))
     for r, b in zip(first, offsets, strict=True):  # drizzle averages: an input offset moves the output alike
         r.data = np.where(r.weight > 0, r.data - np.float32(b), 0).astype(np.float32)
     rejected = find_outliers(frames, pixmaps, first, offsets, shape, nsigma, min_coverage, grow, deriv_scale)
     del first
-    final = [resample(f, pm, shape, weight=f.good & ~bad, offset=b)
-             for f, pm, bad, b in zip(frames, pixmaps, rejected, offsets, strict=True)]
+    final = [resample(f, pm, shape, r, weight=f.good & ~bad, offset=b)
+             for f, pm, r, bad, b in zip(frames, pixmaps, ratios, rejected, offsets, strict=True)]
     weights = np.array([1.0 / np.median(f.var[f.good]) if f.good.any() else 0.0 for f in frames])
     data, err, coverage = combine(final, shape, weights)
     return Mosaic(data, err, coverage, carried_flags(frames, pixmaps, shape), offsets, rejected, out_wcs)

@@ -12,6 +12,7 @@ from astropy.io import fits
 from calpipe.core.io import open_product, write_atomic
 from calpipe.core.models.dqflags import DQ, describe
 from calpipe.core.models.products import (
+    BandMergedCatalogModel,
     ImageModel,
     MosaicModel,
     RawModel,
@@ -70,14 +71,22 @@ def test_mosaic_and_catalog_round_trip(tmp_path):
 
     catalog = SourceCatalogModel()
     rows = np.zeros(2, dtype=catalog.get_dtype("sources"))
-    rows["id_prior"] = [1, 2]
+    rows["id"] = [1, 2]
     rows["ra"] = [10.5, 10.6]
-    rows["flux_other_ulim"] = [1.5, 2.5]
+    rows["flux_psf"] = [1.5, 2.5]
     catalog.sources = rows
     path = write_atomic(catalog, tmp_path / "cat.fits")
     with fits.open(path) as hdul:
         table = hdul["SOURCES"].data
-        assert list(table["id_prior"]) == [1, 2] and list(table["flux_other_ulim"]) == [1.5, 2.5]
+        assert list(table["id"]) == [1, 2] and list(table["flux_psf"]) == [1.5, 2.5]
+
+    merged = BandMergedCatalogModel()
+    rows = np.zeros(2, dtype=merged.get_dtype("sources"))
+    rows["id_prior"] = [1, 2]
+    rows["flux_other_ulim"] = [1.5, 2.5]
+    merged.sources = rows
+    back = open_product(write_atomic(merged, tmp_path / "merged.fits"))
+    assert list(back.sources["id_prior"]) == [1, 2] and list(back.sources["flux_other_ulim"]) == [1.5, 2.5]
 
 
 def test_reference_file_keywords(tmp_path):

@@ -58,7 +58,7 @@ def test_source_list_meets_the_acceptance_figures(aor):
     assert abs(s.flux_ratio_psf - 1) < 0.02 and abs(s.flux_ratio_aper - 1) < 0.02
     assert s.position_rms_arcsec < 0.1 * det.PIXEL_SCALE_ARCSEC
     assert s.completeness >= 0.9 and s.reliability >= 0.95
-    assert 0.8 < s.pull_std_psf < 1.2 and 0.9 < s.pull_std_aper < 1.2
+    assert 0.9 < s.pull_std_psf < 1.2 and 0.9 < s.pull_std_aper < 1.2
 
 
 def test_provenance_lists_every_member_with_its_own_history(aor):

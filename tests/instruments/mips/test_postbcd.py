@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asdf
+import astropy.units as u
 import numpy as np
 import pytest
+from astropy.coordinates import SkyCoord
 
 from calpipe.core import provenance
 from calpipe.core.cli.strun import main as strun
@@ -67,9 +69,20 @@ def test_band_merge_pairs_true_counterparts_and_bounds_the_rest(aor):
     assert len(pairs) >= 5 and pairs <= got and got <= pairs  # every true pair, nothing false
     limits = (rows["flags"] & FLAG_UPPER_LIMIT) != 0
     assert np.all(np.isnan(rows["flux_other_ulim"][~limits]))
-    true70_flux = np.array([truth["flux70"][true24[i]] for i in rows["id_prior"][limits]])
+    # as in tests/steps/test_band_merge.py: a source with a neighbour within 1.2 70 µm FWHM bringing
+    # more than 10 % of its 70 µm flux shares its light with that neighbour's fit (confused)
+    sky = SkyCoord(truth["ra"] * u.deg, truth["dec"] * u.deg)
+    fwhm = m70.meta.sources.fwhm_arcsec
+    confused = np.array([np.any((sky.separation(c).arcsec < 1.2 * fwhm) & (truth["flux70"] > 0.1 * f)
+                                & (np.arange(len(sky)) != k)) for k, (c, f) in enumerate(zip(sky, truth["flux70"],
+                                                                                             strict=True))])
+    ids = rows["id_prior"][limits]
+    real = np.array([true24[i] >= 0 and not confused[true24[i]] for i in ids])
+    true70_flux = np.array([truth["flux70"][true24[i]] for i in ids])
     below = true70_flux < rows["flux_other_ulim"][limits]
-    assert limits.sum() >= 10 and below.mean() >= 0.9  # 13 of 14 at seed 3 (see the README)
+    # 12 of 13 here: the exception (true 2.95 mJy, forced -0.17 +- 0.89) sits 1.5 px from the array edge
+    # in most DCEs; the >= 99 % figure is met on 80 sources in tests/steps/test_band_merge.py
+    assert real.sum() >= 10 and below[real].mean() >= 0.9
 
 
 def test_merged_list_provenance_names_every_bcd(aor):
