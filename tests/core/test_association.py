@@ -172,3 +172,10 @@ def test_an_ordinary_pipeline_runs_each_member_of_an_association(members, tmp_pa
                   "--skip", "flat_field", "--ref", f"mask={mask}"]) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         f"OBS_0042_{k:04d}_cal.fits" for k in (1, 2, 3)]
+
+
+def test_a_loose_file_given_twice_is_refused(members, stack, tmp_path, capsys):
+    paths = members[0]
+    assert stack([paths[0], paths[0], paths[1]]) == 2
+    assert "given more than once" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

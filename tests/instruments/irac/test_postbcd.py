@@ -5,6 +5,7 @@ from __future__ import annotations
 import asdf
 import numpy as np
 import pytest
+from astropy.io import fits
 
 from calpipe.core import provenance
 from calpipe.core.cli.strun import main as strun
@@ -67,3 +68,28 @@ def test_provenance_lists_every_member_with_its_own_history(aor):
     assert [(i["name"], i["sha256"]) for i in record["inputs"]] == [(b.name, sha256_file(b)) for b in bcds]
     assert {i["provenance"]["pipeline"]["name"] for i in record["inputs"]} == {"irac_bcd"}
     assert [s["id"] for s in record["steps"]] == ["mosaic", "source_catalog"]
+
+
+def test_channels_are_not_mosaicked_together(aor, tmp_path, capsys):
+    _, bcds, _ = aor
+    other = tmp_path / bcds[1].name.replace("_I1_", "_I2_")
+    with fits.open(bcds[1]) as hdul:
+        hdul[0].header["CHNLNUM"] = 2
+        hdul[0].header["DETECTOR"] = "IRAC2"
+        hdul.writeto(other)
+    assert strun(["irac_postbcd", str(bcds[0]), str(other), "-o", str(tmp_path / "out"), "-q"]) == 3
+    err = capsys.readouterr().err
+    assert other.stem in err and "DETECTOR" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_member_with_no_usable_pixel_is_left_out(aor, tmp_path):
+    _, bcds, _ = aor
+    dead = tmp_path / bcds[1].name
+    with fits.open(bcds[1]) as hdul:
+        hdul["DQ"].data[:] = 1
+        hdul.writeto(dead)
+    assert strun(["irac_postbcd", str(bcds[0]), str(dead), "-o", str(tmp_path / "out"), "-q"]) == 0
+    [out] = (tmp_path / "out").glob("*_i2d.fits")
+    assert open_product(out).meta.mosaic.ncombine == 1
+    assert strun(["irac_postbcd", str(dead), "-o", str(tmp_path / "none"), "-q"]) == 3

@@ -85,9 +85,12 @@ def test_band_merge_pairs_true_counterparts_and_bounds_the_rest(aor):
     assert real.sum() >= 10 and below[real].mean() >= 0.9
 
 
-def test_merged_list_provenance_names_every_bcd(aor):
+def test_merged_list_provenance_names_every_bcd_and_each_mosaic_its_own(aor):
     l3, _ = aor
     record = provenance.read(l3 / "a23456789_bandmerge.fits")
     assert len(record["inputs"]) == 2 * NEXP
     assert {i["provenance"]["pipeline"]["name"] for i in record["inputs"]} == {"mips24_bcd", "mips70_bcd"}
     assert [s["id"] for s in record["steps"]] == ["mosaic", "i2d", "band_merge"]
+    for band, pipeline in (("mips24", "mips24_bcd"), ("mips70", "mips70_bcd")):
+        inputs = provenance.read(l3 / f"a23456789_i2d_{band}.fits")["inputs"]
+        assert len(inputs) == NEXP and {i["provenance"]["pipeline"]["name"] for i in inputs} == {pipeline}
