@@ -81,13 +81,23 @@ def load_association(path: Path) -> Group:
 
 
 def group_name(paths: list[Path], fallback: str) -> str:
-    """The leading name fields loose member files share: OBS_0042_0001_cal, OBS_0042_0002_cal -> OBS_0042."""
+    """The name fields loose member files share, without their product suffix.
+
+    SPITZER_M1_23456789_0001_0001_0000_bcd and SPITZER_M2_23456789_0002_0002_0000_bcd
+    give SPITZER_23456789_0000 (fields equal at the same place, when every name has
+    as many); OBS_0042_0001_cal and OBS_0042_0002_cal give OBS_0042.
+    """
     fields = [Path(p).stem.split("_") for p in paths]
-    common = []
-    for parts in zip(*fields, strict=False):
-        if len(set(parts)) > 1:
-            break
-        common.append(parts[0])
+    if len({len(f) for f in fields}) == 1:
+        common = [parts[0] for parts in zip(*fields, strict=True) if len(set(parts)) == 1]
+    else:
+        common = []
+        for parts in zip(*fields, strict=False):
+            if len(set(parts)) > 1:
+                break
+            common.append(parts[0])
+    if len(common) > 1 and common[-1].isalpha() and common[-1].islower():  # _bcd, _cal: what made them
+        common.pop()
     return "_".join(common) or fallback
 
 

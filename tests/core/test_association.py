@@ -121,6 +121,10 @@ def test_loose_files_form_one_group_named_by_their_common_stem(members, stack, t
     assert stack(members[0]) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["OBS_0042_stack.fits"]
     assert group_name([tmp_path / "a.fits", tmp_path / "b.fits"], "fallback") == "fallback"
+    # two arrays of one AOR keep the AORKEY (fields equal at the same place), not just "SPITZER"
+    mips = [tmp_path / "SPITZER_M1_23456789_0001_0001_0000_bcd.fits",
+            tmp_path / "SPITZER_M2_23456789_0002_0002_0000_bcd.fits"]
+    assert group_name(mips, "x") == "SPITZER_23456789_0000"
 
 
 def test_a_set_of_products_is_written_one_file_per_label(members, stack, tmp_path):
