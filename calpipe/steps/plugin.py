@@ -20,8 +20,9 @@ def calpipe_steps():
     from .refpix.step import RefPixStep
     from .saturation.step import SaturationStep
     from .source_catalog.step import SourceCatalogStep
+    from .source_list.step import SourceListStep
     from .superbias.step import SuperBiasStep
 
     return [AssignWcsStep, BandMergeStep, DarkCurrentStep, DQInitStep, FlatFieldStep, GainScaleStep,
             GroupScaleStep, JumpStep, LinearityStep, MosaicStep, PhotomStep, RampFitStep, RefPixStep,
-            SaturationStep, SourceCatalogStep, SuperBiasStep]
+            SaturationStep, SourceCatalogStep, SourceListStep, SuperBiasStep]

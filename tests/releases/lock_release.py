@@ -55,6 +55,13 @@ def run(release: str, source: Path, out_dir: Path) -> Path:
     return product
 
 
+def saved_digests(product: Path) -> dict[str, dict[str, str]]:
+    """Digests of the other products a run saved beside ``product`` (e.g. a mosaic beside its list)."""
+    stem = product.name[: product.name.rindex("_")]
+    return {p.name[len(stem) + 1: -len(".fits")]: array_digests(p)
+            for p in sorted(product.parent.glob(f"{stem}_*.fits")) if p != product}
+
+
 def _generic_image2(tmp: Path) -> Path:
     from calpipe.instruments.demo.simulate import make_demo_data
 
@@ -141,8 +148,11 @@ def lock(release: str) -> dict[str, object]:
                 source.write_bytes(made.read_bytes())
         source = source if source.exists() else source.with_suffix(".yaml")
         product = run(release, source, Path(tmp) / "out")
-        return {"definition_sha256": pipeline.sha256(), "input": source.name,
-                "outputs": array_digests(product)}
+        entry = {"definition_sha256": pipeline.sha256(), "input": source.name,
+                 "outputs": array_digests(product)}
+        if saved := saved_digests(product):
+            entry["saved"] = saved
+        return entry
 
 
 def main(releases: list[str]) -> int:

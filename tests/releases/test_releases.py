@@ -15,7 +15,7 @@ import pytest
 from calpipe.core.pipeline import resolve
 from calpipe.core.registry import get_registry
 
-from .lock_release import INPUTS, LOCKS, array_digests, run
+from .lock_release import INPUTS, LOCKS, array_digests, run, saved_digests
 
 LOCKED = json.loads(LOCKS.read_text())
 FIX = "released pipelines are immutable: publish a new version instead (see README, 'Versions')"
@@ -39,3 +39,5 @@ def test_release_reproduces_its_golden_output_bit_for_bit(release, tmp_path: Pat
     product = run(release, INPUTS / LOCKED[release]["input"], tmp_path)
     assert array_digests(product) == LOCKED[release]["outputs"], \
         f"{release} no longer gives the same SCI/ERR/DQ bytes: {FIX}"
+    assert saved_digests(product) == LOCKED[release].get("saved", {}), \
+        f"{release} no longer saves the same products beside its output: {FIX}"

@@ -76,9 +76,9 @@ class MosaicModel(CalpipeModel):
 
 
 class SourceCatalogModel(CalpipeModel):
-    """Level 3: point-source list as a FITS binary table."""
+    """Level 3: point-source list as a FITS binary table (catalog-1.1.0 added positional errors)."""
 
-    schema_url = SCHEMA_URI_PREFIX + "catalog-1.0.0"
+    schema_url = SCHEMA_URI_PREFIX + "catalog-1.1.0"
     data_level = 3
 
 

@@ -67,7 +67,7 @@ def test_provenance_lists_every_member_with_its_own_history(aor):
     record = provenance.read(path)
     assert [(i["name"], i["sha256"]) for i in record["inputs"]] == [(b.name, sha256_file(b)) for b in bcds]
     assert {i["provenance"]["pipeline"]["name"] for i in record["inputs"]} == {"irac_bcd"}
-    assert [s["id"] for s in record["steps"]] == ["mosaic", "source_catalog"]
+    assert [s["id"] for s in record["steps"]] == ["mosaic", "i2d"]
 
 
 def test_channels_are_not_mosaicked_together(aor, tmp_path, capsys):
@@ -93,3 +93,15 @@ def test_a_member_with_no_usable_pixel_is_left_out(aor, tmp_path):
     [out] = (tmp_path / "out").glob("*_i2d.fits")
     assert open_product(out).meta.mosaic.ncombine == 1
     assert strun(["irac_postbcd", str(dead), "-o", str(tmp_path / "none"), "-q"]) == 3
+
+
+def test_the_source_list_is_also_a_table_product_with_provenance(aor):
+    path, bcds, _ = aor
+    cat = open_product(path.with_name(path.name.replace("_i2d", "_cat")))
+    mosaic = open_product(path)
+    assert type(cat).__name__ == "SourceCatalogModel" and cat.meta.data_level == 3
+    assert cat.sources.tobytes() == mosaic.sources.tobytes() and cat.meta.sources.count == len(cat.sources)
+    assert cat.meta.sources.flux_unit == "mJy" and cat.meta.sources.fwhm_arcsec == mosaic.meta.sources.fwhm_arcsec
+    record = provenance.read(path.with_name(path.name.replace("_i2d", "_cat")))
+    assert len(record["inputs"]) == len(bcds) and [s["id"] for s in record["steps"]] == [
+        "mosaic", "i2d", "source_list"]

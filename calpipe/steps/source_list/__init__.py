@@ -1,0 +1,1 @@
+"""The source list of a mosaic as a product of its own."""
