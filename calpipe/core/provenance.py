@@ -135,6 +135,8 @@ def apply(model: Any, record: dict[str, Any], output_level: int) -> None:
     meta.data_level = output_level
     context = record["refdata_context"]
     meta.ref_context = "NONE" if context is None else str(context)
+    _set_keyword(model, "CREATOR", f"{record['pipeline']['name']} {record['pipeline']['version']} "
+                                   f"(calpipe {__version__})")
 
     used: set[str] = set()
     cards = []
@@ -160,6 +162,18 @@ def apply(model: Any, record: dict[str, Any], output_level: int) -> None:
             tag = " (override)" if ref["overridden"] else ""
             history.append(f"{ref['reftype']}: {ref['name']} sha256:{ref['sha256'][:16]}{tag}")
     model.add_history_entries(history)
+
+
+def _set_keyword(model: Any, keyword: str, value: Any) -> None:
+    """Set a keyword an instrument's schema declares (Spitzer's CREATOR), wherever it put it."""
+    paths = model.find_fits_keyword(keyword)
+    if not paths:
+        return
+    *parents, leaf = paths[0].split(".")
+    node = model
+    for part in parents:
+        node = getattr(node, part)
+    setattr(node, leaf, value)
 
 
 def _plain(node: Any) -> Any:

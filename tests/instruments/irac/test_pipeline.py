@@ -54,3 +54,13 @@ def test_radiation_hits_are_flagged_and_sources_are_not(tmp_path):
             found += bool(flagged[max(py - 1, 0):py + 2, max(px - 1, 0):px + 2].any())
     assert total >= 20
     assert found / total >= 0.9
+
+
+def test_creator_names_the_pipeline_release_that_made_the_bcd(tmp_path):
+    from astropy.io import fits
+
+    [sim] = simulate(tmp_path / "raw", channel=1, frame_time=12.0, seed=4, sources=[], cosmic_rays=False)
+    assert fits.getheader(sim.raw)["CREATOR"] == ""
+    assert strun(["irac_bcd@1.1.0", str(sim.raw), "-o", str(tmp_path / "out"), "-q"]) == 0
+    header = fits.getheader(tmp_path / "out" / sim.raw.name.replace("_raw", "_bcd"))
+    assert header["CREATOR"].startswith("irac_bcd 1.1.0 (calpipe ")

@@ -129,7 +129,7 @@ def test_provenance_and_header(uniform):
     header = fits.getheader(path)
     assert header["PIPELINE"] == "mips24_bcd" and header["REFCTX"] == "0004"
     assert header["R_FLAT"].startswith("mips24_flat") and header["DROOPSUB"] > 0 and header["CSMPOS"] == 1.25
-    assert header["AORKEY"] == 23456789 and header["CREATOR"].startswith("calpipe")
+    assert header["AORKEY"] == 23456789 and header["CREATOR"].startswith("mips24_bcd 1.0.0 (calpipe ")
     assert fits.getheader(path, "SCI")["CTYPE2"] == "DEC--TAN" and fits.getheader(path, "SCI")["BUNIT"] == "MJy/sr"
     steps = bcd.meta.provenance.instance["steps"]
     assert [s["name"] for s in steps][:3] == ["mips24_slope", "dq_init", "mips24_saturation"]

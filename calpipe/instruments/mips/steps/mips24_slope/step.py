@@ -36,7 +36,6 @@ class Mips24SlopeStep(Step):
     def process(self, product, refs, params):
         import numpy as np
 
-        from calpipe import __version__
         from calpipe.core.models.dqflags import DQ
 
         from ...models import MipsBcdModel
@@ -61,7 +60,6 @@ class Mips24SlopeStep(Step):
         bcd.update(product)  # every header keyword but DATE (when the new file is written)
         bcd.meta.data_level = 2
         bcd.meta.mips.gain, bcd.meta.mips.readnoise = gain, readnoise
-        bcd.meta.mips.creator = f"calpipe {__version__}"
         bcd.meta.bunit_data = bcd.meta.bunit_err = "DN/s"
         bcd.var_poisson, bcd.var_rnoise = var_p, var_r
         bcd.err = np.sqrt(var_p + var_r).astype(np.float32)

@@ -34,8 +34,6 @@ class MipsGeRampsStep(Step):
     def process(self, product, refs, params):
         import numpy as np
 
-        from calpipe import __version__
-
         from ...models import MipsGeRampModel
         from .. import keywords
         from .algorithm import to_ramps
@@ -51,7 +49,6 @@ class MipsGeRampsStep(Step):
         ramp = MipsGeRampModel(data=to_ramps(product.data))
         ramp.update(product)
         ramp.meta.data_level = 1
-        ramp.meta.mips.creator = f"calpipe {__version__}"
         ex = ramp.meta.exposure
         ex.nints, ex.ngroups, ex.nframes, ex.groupgap = 1, ro.nreads, 1, 0
         ex.frame_time = ex.group_time = ro.dt
