@@ -235,7 +235,8 @@ class Runner:
     def run_group(self, group: Group, output_dir: Path, save_intermediates: bool = False) -> list[Path]:
         """Run on one input, or on every member of an association if the pipeline combines them.
 
-        Returns the output paths (one per product of a set). Writes nothing if any step fails.
+        Returns the output paths (one per product of a set). If a step fails the output is
+        not written; products saved after earlier steps (``save``) stay.
         """
         from .io import open_product
 
