@@ -49,6 +49,7 @@ def test_mosaic_sky_and_sources_match_truth(field):
     assert abs(s.flux_ratio_psf - 1) < 0.02 and abs(s.flux_ratio_aper - 1) < 0.02
     assert s.position_rms_arcsec < 0.1 * PIXEL_SCALE_ARCSEC
     assert s.completeness >= 0.9 and s.reliability >= 0.95
+    assert 0.9 < s.pull_std_psf < 1.2 and 0.9 < s.pull_std_aper < 1.2
 
 
 def test_association_members_are_in_provenance(field):
