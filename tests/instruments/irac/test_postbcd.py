@@ -100,7 +100,9 @@ def test_the_source_list_is_also_a_table_product_with_provenance(aor):
     cat = open_product(path.with_name(path.name.replace("_i2d", "_cat")))
     mosaic = open_product(path)
     assert type(cat).__name__ == "SourceCatalogModel" and cat.meta.data_level == 3
-    assert cat.sources.tobytes() == mosaic.sources.tobytes() and cat.meta.sources.count == len(cat.sources)
+    for name in mosaic.sources.dtype.names:  # by value: FITS stores uint32 flags offset by BZERO
+        np.testing.assert_array_equal(cat.sources[name], mosaic.sources[name])
+    assert cat.meta.sources.count == len(cat.sources)
     assert cat.meta.sources.flux_unit == "mJy" and cat.meta.sources.fwhm_arcsec == mosaic.meta.sources.fwhm_arcsec
     record = provenance.read(path.with_name(path.name.replace("_i2d", "_cat")))
     assert len(record["inputs"]) == len(bcds) and [s["id"] for s in record["steps"]] == [
