@@ -45,3 +45,18 @@ def bcd_arrays(product: Any, step: str, what: str, hint: str) -> tuple[Any, Any,
 def optional(product: Any, name: str) -> Any:
     """An array the product may or may not carry (e.g. VAR_POISSON), or None."""
     return getattr(product, name) if product.hasattr(name) else None
+
+
+def table_values(table: Any, dtype: Any = None) -> Any:
+    """A plain numpy copy of a table, column by column.
+
+    A table read from FITS is a FITS_rec whose buffer keeps unsigned columns
+    offset by BZERO (flags 0 are stored as -2**31): copying the buffer itself,
+    or writing it again, adds the offset twice. Its columns give the values.
+    """
+    import numpy as np
+
+    out = np.zeros(len(table), dtype=dtype or np.asarray(table).dtype)
+    for name in out.dtype.names:
+        out[name] = np.asarray(table[name])
+    return out

@@ -31,6 +31,7 @@ class BandMergeStep(Step):
         from calpipe.core.models.dqflags import DQ
         from calpipe.core.models.products import BandMergedCatalogModel
 
+        from ..arrays import table_values
         from ..mosaic.algorithm import pixel_scale_deg
         from ..wcs import celestial_wcs
         from .algorithm import band_merge
@@ -52,10 +53,10 @@ class BandMergeStep(Step):
         scale_other = pixel_scale_deg(wcs_other) * 3600.0
         # forced fluxes in the lists' unit: per-pixel values times what source_catalog multiplied by
         to_unit = np.radians(scale_other / 3600.0) ** 2 * 1e9 if units == {"mJy"} else 1.0
-        other_table = Table(np.asarray(other.sources), meta={
+        other_table = Table(table_values(other.sources), meta={
             "fwhm_px": other.meta.sources.fwhm_arcsec / scale_other,
             "psf_flux_corr": other.meta.sources.psf_flux_correction or 1.0})
-        prior_table = Table(np.asarray(prior.sources), meta={
+        prior_table = Table(table_values(prior.sources), meta={
             "fwhm_px": prior.meta.sources.fwhm_arcsec / (pixel_scale_deg(wcs_prior) * 3600.0)})
         merged = band_merge(
             prior_table, other_table,

@@ -15,11 +15,13 @@ class SourceListStep(Step):
     def process(self, product, refs, params):
         from calpipe.core.models.products import SourceCatalogModel
 
+        from ..arrays import table_values
+
         if getattr(product, "sources", None) is None:
             raise InputDataError(f"{product.meta.filename or 'the mosaic'}: no SOURCES table "
                                  "(run source_catalog before source_list)")
         out = SourceCatalogModel()
         out.update(product)
-        out.sources = product.sources
+        out.sources = table_values(product.sources, out.get_dtype("sources"))
         out.meta.sources = product.meta.sources.instance
         return out
