@@ -45,12 +45,27 @@ def compare_arrays(old: Any, new: Any) -> list[ArrayDiff]:
         diffs.append(ArrayDiff(label, False, int(differ.sum()),
                                float(np.nanmax(delta)) if delta.size else 0.0,
                                float(np.nanmax(rel)) if rel.size else 0.0))
+    tables = getattr(old, "sources", None), getattr(new, "sources", None)
+    if any(t is not None for t in tables):
+        diffs.append(_compare_tables(*tables))
     return diffs
+
+
+def _compare_tables(a: Any, b: Any) -> ArrayDiff:
+    """A source list, bit for bit, column by column (values: FITS keeps some columns scaled on disk)."""
+    if a is None or b is None or a.dtype.names != b.dtype.names or len(a) != len(b):
+        return ArrayDiff("SOURCES", False, -1, float("inf"), float("inf"))
+    differ = np.zeros(len(a), bool)
+    for name in a.dtype.names:
+        x, y = (np.ascontiguousarray(np.asarray(t[name]), dtype=np.asarray(a[name]).dtype.newbyteorder("<"))
+                for t in (a, b))
+        differ |= np.any(x.view(np.uint8).reshape(len(x), -1) != y.view(np.uint8).reshape(len(y), -1), axis=1)
+    return ArrayDiff("SOURCES", not differ.any(), int(differ.sum()))
 
 
 def format_diffs(diffs: list[ArrayDiff]) -> str:
     if not diffs:
-        return "nothing to compare (no SCI, ERR or DQ array)"
+        return "nothing to compare (no SCI, ERR, DQ array or source list)"
     if all(d.identical for d in diffs):
         return "IDENTICAL (" + ", ".join(d.name for d in diffs) + " bit for bit)"
     lines = [f"{'array':<6} {'differing':>10} {'max |diff|':>14} {'max rel':>12}"]

@@ -29,7 +29,8 @@ def calpipe_add_commands(subparsers):
 
 def _common(parser) -> None:
     parser.add_argument("product", type=Path)
-    parser.add_argument("--input", type=Path, metavar="RAW", help="the raw input (checked by sha256)")
+    parser.add_argument("--input", type=Path, action="append", default=[], metavar="FILE",
+                        help="an input the product was made from (checked by sha256); repeat for several")
     parser.add_argument("--search", type=Path, action="append", default=[], metavar="DIR",
                         help="where to look for the input and overridden reference files")
     parser.add_argument("-o", "--output-dir", type=Path, help="keep the new product here (default: discard)")

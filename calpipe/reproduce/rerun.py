@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from calpipe.core.association import Group
 from calpipe.core.errors import InputDataError, RefDataError, UsageError
 from calpipe.core.pipeline import ResolvedPipeline, resolve
 from calpipe.core.provenance import read as read_provenance
@@ -35,13 +35,6 @@ class FixedResolver:
         return self.files[reftype]
 
 
-@dataclass
-class Plan:
-    record: dict[str, Any]
-    pipeline: ResolvedPipeline
-    input: Path
-
-
 def load_record(product: Path) -> dict[str, Any]:
     record = read_provenance(product)
     definition = record["pipeline"]["definition"]
@@ -51,31 +44,56 @@ def load_record(product: Path) -> dict[str, Any]:
     return record
 
 
-def find_input(record: dict[str, Any], product: Path, given: Path | None, search: list[Path]) -> Path:
-    """The recorded raw input, by name and sha256; a different file is refused, never used."""
-    if len(record["inputs"]) != 1:
-        raise UsageError(f"{product}: made from {len(record['inputs'])} inputs; only single-input products "
-                         "can be reproduced so far")
-    wanted = record["inputs"][0]
-    if given is not None:
-        if not given.is_file():
-            raise InputDataError(f"{given}: file not found")
-        digest = sha256_file(given)
-        if digest != wanted["sha256"]:
-            raise InputDataError(f"{given}: not the input {product.name} was made from (sha256 "
-                                 f"{digest[:16]}…, expected {wanted['sha256'][:16]}… of {wanted['name']})")
-        return given
+def find_inputs(record: dict[str, Any], product: Path, given: list[Path], search: list[Path]) -> list[Path]:
+    """The recorded inputs, each by name and sha256; a file with other bytes is refused, never used.
+
+    ``given`` files (--input) are matched by sha256; the rest are looked for by
+    name in the search directories, the product's own and the working directory.
+    """
+    given_by_hash = {}
+    for path in given:
+        if not path.is_file():
+            raise InputDataError(f"{path}: file not found")
+        given_by_hash[sha256_file(path)] = path
+    wanted = record["inputs"]
+    unknown = set(given_by_hash) - {w["sha256"] for w in wanted}
+    if unknown:
+        path = given_by_hash[unknown.pop()]
+        raise InputDataError(f"{path}: not an input {product.name} was made from (its sha256 is not among "
+                             f"the {len(wanted)} recorded)")
     dirs = [*search, product.parent, Path.cwd()]
-    near_misses = []
-    for directory in dirs:
-        candidate = directory / wanted["name"]
-        if candidate.is_file():
-            if sha256_file(candidate) == wanted["sha256"]:
-                return candidate
-            near_misses.append(str(candidate))
-    hint = f"; {', '.join(near_misses)} has the name but other bytes" if near_misses else ""
-    raise InputDataError(f"input {wanted['name']} (sha256 {wanted['sha256'][:16]}…) of {product.name} not "
-                         f"found in {', '.join(str(d) for d in dirs)}{hint}; pass --input RAW")
+    found, missing = [], []
+    for w in wanted:
+        path = given_by_hash.get(w["sha256"])
+        near_misses = []
+        for directory in dirs if path is None else ():
+            candidate = directory / w["name"]
+            if candidate.is_file():
+                if sha256_file(candidate) == w["sha256"]:
+                    path = candidate
+                    break
+                near_misses.append(str(candidate))
+        if path is None:
+            hint = f" ({', '.join(near_misses)} has the name but other bytes)" if near_misses else ""
+            missing.append(f"{w['name']} (sha256 {w['sha256'][:16]}…){hint}")
+        found.append(path)
+    if missing:
+        raise InputDataError(f"input(s) of {product.name} not found in {', '.join(str(d) for d in dirs)}: "
+                             f"{'; '.join(missing)}; pass --input FILE or --search DIR")
+    return found
+
+
+def _rerun(runner: Runner, product: Path, inputs: list[Path], out_dir: Path) -> Path:
+    """Run the inputs again; a combined product comes back under its own name."""
+    if not runner.pipeline.combines:
+        return runner.run_file(inputs[0], out_dir)
+    stem = product.stem.rsplit(f"_{runner.pipeline.suffix}", 1)[0]
+    outputs = runner.run_group(Group(stem, tuple(inputs), product), out_dir)
+    for path in outputs:
+        if path.name == product.name:
+            return path
+    raise UsageError(f"{product.name}: rerunning its pipeline made {', '.join(p.name for p in outputs)}, "
+                     "not this file; only a run's final products can be reproduced")
 
 
 def recorded_refs(record: dict[str, Any], store: Store, search: list[Path]) -> dict[str, RefFile]:
@@ -111,28 +129,28 @@ def software_drift(record: dict[str, Any], registry: Registry) -> list[str]:
     return drift
 
 
-def reproduce(product: Path, registry: Registry, store: Store, out_dir: Path, given: Path | None = None,
+def reproduce(product: Path, registry: Registry, store: Store, out_dir: Path, given: list[Path] | None = None,
               search: list[Path] | None = None, allow_software_drift: bool = False) -> tuple[Path, list[str]]:
     """Rerun exactly what ``product`` records; returns the new product and any software drift."""
     search = list(search or [])
     record = load_record(product)
     definition = json.loads(record["pipeline"]["definition"])
     pipeline = ResolvedPipeline.from_definition(definition, registry, f"{product.name} provenance")
-    raw = find_input(record, product, given, search)
+    inputs = find_inputs(record, product, list(given or []), search)
     resolver = FixedResolver(recorded_refs(record, store, search), record.get("refdata_context"))
     drift = software_drift(record, registry)
     if drift and not allow_software_drift:
         raise UsageError(f"{product.name} was made with other software: {'; '.join(drift)} "
                          "(install those versions, or pass --allow-software-drift to try anyway)")
-    return Runner(pipeline, resolver).run_file(raw, out_dir), drift
+    return _rerun(Runner(pipeline, resolver), product, inputs, out_dir), drift
 
 
 def reprocess_latest(product: Path, registry: Registry, store: Store, out_dir: Path,
-                     given: Path | None = None, search: list[Path] | None = None) -> tuple[Path, dict]:
+                     given: list[Path] | None = None, search: list[Path] | None = None) -> tuple[Path, dict]:
     """Rerun the recorded input with the newest release of its pipeline and the store's latest context."""
     record = load_record(product)
     name = record["pipeline"]["name"]
     pipeline = resolve(name, registry)
-    raw = find_input(record, product, given, list(search or []))
+    inputs = find_inputs(record, product, list(given or []), list(search or []))
     resolver = ContextResolver(store, None, {}, registry)
-    return Runner(pipeline, resolver).run_file(raw, out_dir), record
+    return _rerun(Runner(pipeline, resolver), product, inputs, out_dir), record

@@ -132,14 +132,15 @@ def test_input_not_found_or_different(made, tmp_path):
     moved = tmp_path / "elsewhere" / raw.name
     moved.parent.mkdir()
     os.replace(raw, moved)
-    with pytest.raises(InputDataError, match=r"input demo_image\.fits .* not found in .*pass --input RAW"):
+    with pytest.raises(InputDataError, match=r"input\(s\) of demo_image_cal\.fits not found in .*demo_image\.fits "
+                                             r"\(sha256 .*pass --input FILE"):
         rerun.reproduce(product, get_registry(), store, tmp_path / "x")
     other = tmp_path / "other.fits"
     image = open_product(moved)
     image.data[0, 0] += 1
     write_atomic(image, other)
-    with pytest.raises(InputDataError, match=r"not the input demo_image_cal\.fits was made from"):
-        rerun.reproduce(product, get_registry(), store, tmp_path / "x", given=other)
+    with pytest.raises(InputDataError, match=r"other\.fits: not an input demo_image_cal\.fits was made from"):
+        rerun.reproduce(product, get_registry(), store, tmp_path / "x", given=[other])
     new, _ = rerun.reproduce(product, get_registry(), store, tmp_path / "x", search=[moved.parent])
     assert open_product(new).data.tobytes() == open_product(product).data.tobytes()
 
@@ -173,3 +174,19 @@ def test_reprocess_latest_reports_what_changed(made, tmp_path, capsys):
     assert "mask:" not in out  # unchanged references are not listed
     assert "median ratio new/old 0.500000" in out
     assert (tmp_path / "new" / "demo_image_cal.fits").is_file()
+
+
+def test_source_lists_are_compared_row_by_row():
+    from types import SimpleNamespace
+
+    from calpipe.core.models.products import SourceCatalogModel
+    from calpipe.reproduce.compare import compare_arrays
+
+    rows = np.zeros(3, dtype=SourceCatalogModel().get_dtype("sources"))
+    rows["flux_psf"] = [1.0, np.nan, 3.0]
+    other = rows.copy()
+    other["flux_psf"][2] = np.nextafter(3.0, 4.0)  # one bit
+    same, changed = (compare_arrays(SimpleNamespace(sources=rows), SimpleNamespace(sources=r))
+                     for r in (rows.copy(), other))
+    assert [(d.name, d.identical) for d in same] == [("SOURCES", True)]
+    assert [(d.name, d.identical, d.differing) for d in changed] == [("SOURCES", False, 1)]

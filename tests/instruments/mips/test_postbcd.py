@@ -94,3 +94,13 @@ def test_merged_list_provenance_names_every_bcd_and_each_mosaic_its_own(aor):
     for band, pipeline in (("mips24", "mips24_bcd"), ("mips70", "mips70_bcd")):
         inputs = provenance.read(l3 / f"a23456789_i2d_{band}.fits")["inputs"]
         assert len(inputs) == NEXP and {i["provenance"]["pipeline"]["name"] for i in inputs} == {pipeline}
+
+
+def test_the_band_merged_list_is_reproduced_bit_for_bit_from_its_provenance(aor, tmp_path):
+    from calpipe.core.cli.calpipe import main as calpipe
+
+    l3, _ = aor
+    bcd = l3.parent / "bcd"
+    product = l3 / "a23456789_bandmerge.fits"
+    assert calpipe(["reproduce", str(product), "--search", str(bcd), "-o", str(tmp_path / "again")]) == 0
+    assert calpipe(["reproduce", str(product), "-o", str(tmp_path / "missing")]) == 3  # BCDs not found
