@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from pydantic import Field
 
 from calpipe.core.errors import InputDataError
 from calpipe.core.params import Params
 from calpipe.core.step import Step
+
+log = logging.getLogger("calpipe")
 
 
 class BandMergeStep(Step):
@@ -29,7 +33,6 @@ class BandMergeStep(Step):
         from astropy.table import Table
 
         from calpipe.core.models.dqflags import DQ
-        from calpipe.core.models.products import BandMergedCatalogModel
 
         from ..arrays import table_values
         from ..mosaic.algorithm import pixel_scale_deg
@@ -37,14 +40,19 @@ class BandMergeStep(Step):
         from .algorithm import band_merge
 
         found = dict(members.items)
-        for label in (params.prior, params.other):
-            if label not in found:
-                raise InputDataError(f"band_merge needs the mosaics '{params.prior}' and '{params.other}', "
-                                     f"got {sorted(found)} (set prior/other, or group the mosaics by band)")
+        if params.prior not in found:
+            raise InputDataError(f"band_merge needs the mosaic '{params.prior}' (the prior), got "
+                                 f"{sorted(found)} (set prior/other, or group the mosaics by band)")
+        for label in found.keys() & {params.prior, params.other}:
             if getattr(found[label], "sources", None) is None:
                 raise InputDataError(f"mosaic '{label}' has no source list (run source_catalog before "
                                      "band_merge)")
-        prior, other = found[params.prior], found[params.other]
+        prior, other = found[params.prior], found.get(params.other)
+        if other is None:  # an AOR that did not observe the other band: its sources, nothing matched
+            log.warning("no '%s' mosaic: the %d '%s' sources are listed without counterparts",
+                        params.other, len(prior.sources), params.prior)
+            unmatched = _unmatched(table_values(prior.sources))
+            return _assemble(prior, unmatched, params, prior.meta.sources.flux_unit)
         units = {prior.meta.sources.flux_unit, other.meta.sources.flux_unit}
         if len(units) != 1:
             raise InputDataError(f"the two source lists have fluxes in {sorted(units)}; they must share "
@@ -64,18 +72,42 @@ class BandMergeStep(Step):
             wcs_other.world_to_pixel_values, prior_pixel_scale=pixel_scale_deg(wcs_prior) * 3600.0,
             other_pixel_scale=scale_other, chi2_max=params.chi2_max, nsigma=params.nsigma,
             pos_floor_arcsec=params.position_floor_arcsec, mask=(other.dq & DQ.DO_NOT_USE) != 0)
-        out = BandMergedCatalogModel()
-        out.update(prior)
-        table = np.zeros(len(merged), dtype=out.get_dtype("sources"))
-        for name, source in _FROM.items():
-            table[name] = merged[source]
-        out.sources = table
-        meta = out.meta.bandmerge
-        meta.prior_band, meta.other_band = params.prior, params.other
-        meta.chi2_max, meta.nsigma = params.chi2_max, params.nsigma
-        meta.matched = int(merged.meta["n_matched"])
-        meta.flux_unit = units.pop()
-        return out
+        return _assemble(prior, merged, params, units.pop())
+
+
+def _unmatched(prior):
+    """The band_merge table of prior sources with no other band at all (NaN, FLAG_NO_COVERAGE)."""
+    import numpy as np
+    from astropy.table import Table
+
+    from .algorithm import FLAG_NO_COVERAGE
+
+    n = len(prior)
+    nan = np.full(n, np.nan)
+    return Table({"id_24": prior["id"], "ra": prior["ra"], "dec": prior["dec"], "flux_24": prior["flux_psf"],
+                  "flux_24_err": prior["flux_psf_err"], "id_70": np.full(n, -1), "flux_70": nan,
+                  "flux_70_err": nan, "chi2": nan, "flags": np.full(n, FLAG_NO_COVERAGE),
+                  "flux_70_ulim": nan}, meta={"n_matched": 0})
+
+
+def _assemble(prior, merged, params, unit):
+    """The BandMergedCatalogModel of a band_merge table, with the prior mosaic's metadata."""
+    import numpy as np
+
+    from calpipe.core.models.products import BandMergedCatalogModel
+
+    out = BandMergedCatalogModel()
+    out.update(prior)
+    table = np.zeros(len(merged), dtype=out.get_dtype("sources"))
+    for name, source in _FROM.items():
+        table[name] = merged[source]
+    out.sources = table
+    meta = out.meta.bandmerge
+    meta.prior_band, meta.other_band = params.prior, params.other
+    meta.chi2_max, meta.nsigma = params.chi2_max, params.nsigma
+    meta.matched = int(merged.meta["n_matched"])
+    meta.flux_unit = unit
+    return out
 
 
 _FROM = {"id_prior": "id_24", "ra": "ra", "dec": "dec", "flux_prior": "flux_24",

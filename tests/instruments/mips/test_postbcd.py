@@ -12,7 +12,7 @@ from calpipe.core import provenance
 from calpipe.core.cli.strun import main as strun
 from calpipe.core.io import open_product
 from calpipe.instruments.mips.simulate import simulate
-from calpipe.steps.band_merge.algorithm import FLAG_UPPER_LIMIT
+from calpipe.steps.band_merge.algorithm import FLAG_NO_COVERAGE, FLAG_UPPER_LIMIT
 from calpipe.steps.wcs import celestial_wcs
 from tests.scoring import score
 
@@ -104,3 +104,14 @@ def test_the_band_merged_list_is_reproduced_bit_for_bit_from_its_provenance(aor,
     product = l3 / "a23456789_bandmerge.fits"
     assert calpipe(["reproduce", str(product), "--search", str(bcd), "-o", str(tmp_path / "again")]) == 0
     assert calpipe(["reproduce", str(product), "-o", str(tmp_path / "missing")]) == 3  # BCDs not found
+
+
+def test_an_aor_without_70um_gets_its_24um_list_without_counterparts(aor, tmp_path):
+    l3, _ = aor
+    bcd24 = sorted((l3.parent / "bcd").glob("SPITZER_M1_*_bcd.fits"))
+    assert strun(["mips_postbcd", *map(str, bcd24), "-o", str(tmp_path), "-q"]) == 0
+    [merged] = tmp_path.glob("*_bandmerge.fits")
+    rows = open_product(merged).sources
+    assert len(rows) == len(open_product(next(tmp_path.glob("*_i2d_mips24.fits"))).sources) > 0
+    assert np.all(rows["id_other"] == -1) and np.all(rows["flags"] == FLAG_NO_COVERAGE)
+    assert np.all(np.isnan(rows["flux_other_ulim"]))
