@@ -91,11 +91,11 @@ def stack(monkeypatch, members, tmp_path):
     monkeypatch.setattr("calpipe.core.registry.get_registry", lambda: registry)
     mask = members[1]
 
-    def run(inputs, step="stack_mean"):
+    def run(inputs, step="stack_mean", *extra):
         pipeline = tmp_path / f"{step}.yaml"
         pipeline.write_text(PIPELINE.format(step=step))
         return strun([str(pipeline), *map(str, inputs), "-o", str(tmp_path / "out"), "-q",
-                      "--ref", f"mask={mask}"])
+                      "--ref", f"mask={mask}", *extra])
 
     return run
 
@@ -182,4 +182,14 @@ def test_a_loose_file_given_twice_is_refused(members, stack, tmp_path, capsys):
     paths = members[0]
     assert stack([paths[0], paths[0], paths[1]]) == 2
     assert "given more than once" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_dry_run_checks_every_member_and_writes_nothing(members, stack, tmp_path, capsys):
+    paths = members[0]
+    asn = tmp_path / "obs.yaml"
+    asn.write_text("name: OBS\nmembers:\n" + "".join(f"  - {p}\n" for p in paths))
+    assert stack([asn], "stack_mean", "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert f"{asn}: 3 members" in out and "nothing written" in out
     assert not (tmp_path / "out").exists()
