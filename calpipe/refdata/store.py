@@ -223,6 +223,14 @@ class Store:
             current.rules = [r for r in current.rules
                              if (r.select, r.when) != (rule.select, rule.when)] + [rule]
 
+        return self.write_context(number, parent, types, rationale, author, builtin)
+
+    def write_context(self, number: int, parent: Context | None, types: dict[tuple[str, str], RefTypeRules],
+                      rationale: str, author: str, builtin: bool = False) -> Context:
+        """Validate ``types`` (no ambiguity, every file present and intact) and write context ``number``.
+
+        The caller holds the store lock.
+        """
         problems = []
         for (instrument, reftype), t in types.items():
             for a, b in ambiguities(t.rules):

@@ -146,11 +146,22 @@ def reproduce(product: Path, registry: Registry, store: Store, out_dir: Path, gi
 
 
 def reprocess_latest(product: Path, registry: Registry, store: Store, out_dir: Path,
-                     given: list[Path] | None = None, search: list[Path] | None = None) -> tuple[Path, dict]:
-    """Rerun the recorded input with the newest release of its pipeline and the store's latest context."""
+                     given: list[Path] | None = None, search: list[Path] | None = None,
+                     context: int | None = None, overrides: dict[str, Path] | None = None
+                     ) -> tuple[Path, dict]:
+    """Rerun the recorded input with the newest release of its pipeline and the store's latest context.
+
+    ``context`` pins another context and ``overrides`` (reftype -> file) replace single types, as
+    `strun --context/--ref` do.
+    """
     record = load_record(product)
     name = record["pipeline"]["name"]
     pipeline = resolve(name, registry)
+    overrides = dict(overrides or {})
+    unused = sorted(set(overrides) - set(pipeline.reftypes()))
+    if unused:
+        raise UsageError(f"--ref {unused[0]}=...: {pipeline.name} {pipeline.version} uses no '{unused[0]}' "
+                         f"reference (it uses: {', '.join(pipeline.reftypes()) or 'none'})")
     inputs = find_inputs(record, product, list(given or []), list(search or []))
-    resolver = ContextResolver(store, None, {}, registry)
+    resolver = ContextResolver(store, context, overrides, registry)
     return _rerun(Runner(pipeline, resolver), product, inputs, out_dir), record

@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pytest
 
+from calpipe.core import provenance
 from calpipe.core.cli.calpipe import main as calpipe
 from calpipe.core.cli.strun import main as strun
 from calpipe.core.errors import InputDataError, RefDataError, UsageError
@@ -190,3 +191,20 @@ def test_source_lists_are_compared_row_by_row():
                      for r in (rows.copy(), other))
     assert [(d.name, d.identical) for d in same] == [("SOURCES", True)]
     assert [(d.name, d.identical, d.differing) for d in changed] == [("SOURCES", False, 1)]
+
+
+def test_reprocess_takes_context_and_ref_like_strun(made, tmp_path, capsys):
+    product, raw, store = made
+    publish_brighter_flat(store, tmp_path, factor=2.0)
+    base = ["reprocess", "--latest", str(product), "--refdata", str(store.root), "--search", str(raw.parent)]
+    assert calpipe([*base, "--context", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "reference context 0001 -> 0001" in out and "median ratio new/old 1.000000" in out
+    flat = tmp_path / "demo_flat_0002.fits"  # the brighter flat, given as an override on context 1
+    assert calpipe([*base, "--context", "1", "--ref", f"flat={flat}", "-o", str(tmp_path / "new")]) == 0
+    assert "median ratio new/old 0.500000" in capsys.readouterr().out
+    record = provenance.read(tmp_path / "new" / product.name)
+    refs = {r["reftype"]: r for s in record["steps"] for r in s["refs"]}
+    assert refs["flat"]["overridden"] is True and refs["mask"]["overridden"] is False
+    assert calpipe([*base, "--ref", f"dark={flat}"]) == 2
+    assert "generic_image2 1.0.0 uses no 'dark' reference" in capsys.readouterr().err
