@@ -61,6 +61,13 @@ class Registry:
         """Distribution name -> version for every plugin distribution, for provenance."""
         return {dist.project_name: dist.version for _, dist in self._pm.list_plugin_distinfo()}
 
+    def plugin_names_by_distribution(self) -> dict[tuple[str, str], list[str]]:
+        """(distribution, version) -> the names of the plugins it registered."""
+        found: dict[tuple[str, str], list[str]] = {}
+        for plugin, dist in self._pm.list_plugin_distinfo():
+            found.setdefault((dist.project_name, dist.version), []).append(self._pm.get_name(plugin))
+        return {k: sorted(v) for k, v in found.items()}
+
     def distributions_providing(self, hook: str, match: Callable[[Any], bool]) -> set[str]:
         """The distributions whose plugins' ``hook`` returned an item ``match`` accepts."""
         names = {name for name, item in self._collect(getattr(self._pm.hook, hook)) if match(item)}

@@ -254,3 +254,17 @@ def test_reproduce_counts_only_the_plugins_the_run_used(example_site, demo_sessi
     proc = _run("calpipe", ["reproduce", older, *search], [example_site], tmp_path)
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     assert "plugin calpipe-example 0.0.1 -> 0.1.0" in proc.stderr
+
+
+@pytest.mark.parametrize("cli", ["calpipe", "strun"])
+def test_version_names_calpipe_and_every_installed_plugin(cli, example_site, tmp_path):
+    from calpipe import __version__
+
+    proc = _run(cli, ["--version"], [example_site], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == f"calpipe {__version__}"
+    assert "  plugin calpipe-example 0.1.0 (example)" in lines
+    assert re.search(r"built-in plugins: .*\bnir\b", proc.stdout)
+    without = _run(cli, ["--version"], [], tmp_path)
+    assert without.returncode == 0 and "calpipe-example" not in without.stdout

@@ -15,12 +15,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import build_overrides, guarded
+from .common import VersionAction, build_overrides, guarded
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="calpipe", description="calpipe tools (run pipelines with strun).")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
+    p.add_argument("--version", action=VersionAction)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sub.add_parser("list", help="registered pipelines and steps, per instrument").set_defaults(func=_list)

@@ -5,6 +5,7 @@ Only the standard library is imported here: `strun --help` must stay fast.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 import traceback
@@ -74,6 +75,31 @@ def positive_int(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got '{text}'")
     return int(text)
+
+
+class VersionAction(argparse.Action):
+    """--version: calpipe's version and every installed plugin distribution with its version."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print calpipe's version and the installed plugins' and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version_text())
+        parser.exit()
+
+
+def version_text() -> str:
+    from ... import __version__
+    from ..registry import get_registry
+
+    plugins = get_registry().plugin_names_by_distribution()
+    lines = [f"calpipe {__version__}"]
+    for (dist, version), names in sorted(plugins.items()):
+        if dist != "calpipe":
+            lines.append(f"  plugin {dist} {version} ({', '.join(names)})")
+    lines.append(f"  built-in plugins: {', '.join(plugins.get(('calpipe', __version__), [])) or 'none'}")
+    return "\n".join(lines)
 
 
 def setup_logging(quiet: bool, verbose: bool) -> None:

@@ -13,7 +13,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import build_overrides, extract_step_options, guarded, setup_logging, split_assignment
+from .common import (
+    VersionAction,
+    build_overrides,
+    extract_step_options,
+    guarded,
+    setup_logging,
+    split_assignment,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     g.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
+    p.add_argument("--version", action=VersionAction)
     return p
 
 
