@@ -17,6 +17,8 @@ from typing import Any, Protocol
 
 from .association import Group, ProductSet
 from .errors import CalpipeError, InputDataError, RefDataError, StepFailedError, UsageError
+from .logs import forwarded, running, step_warnings, worker_logging
+from .logs import levels as log_levels
 from .pipeline import ResolvedPipeline
 from .provenance import (
     STATUS_COMPLETE,
@@ -207,11 +209,16 @@ class Runner:
         step = self._instances[step_id]
         if combines:
             members = product if isinstance(product, ProductSet) else ProductSet([("", product)])
-            return step.process(members, refs, params)
+            with step_warnings(step_id):
+                return step.process(members, refs, params)
         if isinstance(product, ProductSet):
-            return ProductSet([(label, step.process(p, refs, params)) for label, p in product],
-                              product.made_from)
-        return step.process(product, refs, params)
+            done = []
+            for label, p in product:
+                with step_warnings(step_id, label):
+                    done.append((label, step.process(p, refs, params)))
+            return ProductSet(done, product.made_from)
+        with step_warnings(step_id):
+            return step.process(product, refs, params)
 
     def finish(self, result: RunResult, inputs: list[dict[str, Any]]) -> Any:
         """Stamp provenance into the product (every member of a set); returns it."""
@@ -238,6 +245,10 @@ class Runner:
         Returns the output paths (one per product of a set). If a step fails the output is
         not written; products saved after earlier steps (``save``) stay.
         """
+        with running(str(group.source.name)):
+            return self._run_group(group, output_dir, save_intermediates)
+
+    def _run_group(self, group: Group, output_dir: Path, save_intermediates: bool) -> list[Path]:
         from .io import open_product
 
         members, inputs = [], []
@@ -338,8 +349,9 @@ def run_one(runner: Runner, group: Group, output_dir: Path, save_intermediates: 
 _worker_runner: Runner | None = None
 
 
-def _start_worker(make_runner: Callable[[], Runner]) -> None:
+def _start_worker(make_runner: Callable[[], Runner], log_queue: Any, log_levels: tuple[int, int]) -> None:
     global _worker_runner
+    worker_logging(log_queue, *log_levels)
     _worker_runner = make_runner()
 
 
@@ -376,9 +388,12 @@ def run_many(runner: Runner, inputs: Iterable[Path | Group], output_dir: Path, j
     threads = str(max(1, (os.cpu_count() or 1) // jobs))
     previous = os.environ.get("NUMBA_NUM_THREADS")
     os.environ["NUMBA_NUM_THREADS"] = threads
+    context = multiprocessing.get_context("spawn")
+    log_queue = context.Queue()
     try:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_start_worker, initargs=(make_runner,)) as pool:
+        with forwarded(log_queue), ProcessPoolExecutor(
+                max_workers=jobs, mp_context=context, initializer=_start_worker,
+                initargs=(make_runner, log_queue, log_levels())) as pool:
             futures = {pool.submit(_run_in_worker, p, output_dir, save_intermediates): p for p in inputs}
             for future in as_completed(futures):
                 try:

@@ -13,8 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-_LOG_FORMAT = "%(asctime)s %(levelname)-7s %(message)s"
-
 
 def parse_value(text: str) -> Any:
     """Command-line values are YAML scalars: 4 -> int, 4.5 -> float, true -> bool, null -> None."""
@@ -102,10 +100,21 @@ def version_text() -> str:
     return "\n".join(lines)
 
 
-def setup_logging(quiet: bool, verbose: bool) -> None:
+def setup_logging(quiet: bool, verbose: bool, log_file: Path | None = None) -> None:
+    """stderr at the level asked for; ``log_file`` gets calpipe's full log (DEBUG) whatever the level.
+
+    Warnings outside a step (the runner logs those inside one, with the step) become log lines too.
+    """
+    from ..logs import handler
+
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
-    logging.basicConfig(level=level, format=_LOG_FORMAT, stream=sys.stderr, force=True)
-    logging.captureWarnings(True)  # a library's warning becomes one log line, not a source listing
+    handlers = [handler(sys.stderr, level)]
+    if log_file is not None:
+        handlers.append(handler(log_file, logging.DEBUG))
+    # libraries stay at INFO in the file (numba's DEBUG records are thousands per compile)
+    logging.basicConfig(level=min(level, logging.INFO), handlers=handlers, force=True)
+    logging.getLogger("calpipe").setLevel(logging.DEBUG if log_file is not None else logging.NOTSET)
+    logging.captureWarnings(True)
 
 
 def guarded(prog: str, body: Callable[[list[str]], int], argv: list[str] | None) -> int:

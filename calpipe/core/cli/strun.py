@@ -53,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     g = p.add_mutually_exclusive_group()
     g.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     g.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.add_argument("--log-file", type=Path, metavar="FILE",
+                   help="also write the full log (debug level) to FILE")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     p.add_argument("--version", action=VersionAction)
     return p
@@ -97,7 +99,7 @@ def _main(argv: list[str]) -> int:
         from ..errors import UsageError
 
         raise UsageError(f"-j must be at least 1, got {args.jobs}")
-    setup_logging(args.quiet, args.verbose)
+    setup_logging(args.quiet, args.verbose, args.log_file)
     return _run(pipeline, args)
 
 
