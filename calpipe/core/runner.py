@@ -29,6 +29,7 @@ from .provenance import (
     build_record,
     input_summary,
     sha256_file,
+    utc_now,
 )
 from .provenance import apply as apply_provenance
 
@@ -189,6 +190,7 @@ class Runner:
             if rs.skip:
                 log.info("%-16s %s %s skipped", rs.id, rs.step.name, rs.step.version)
                 continue
+            record.started = utc_now()
             start = time.perf_counter()
             try:
                 product = self._process(rs.id, rs.step.combines, product,

@@ -113,7 +113,8 @@ def _provenance(args) -> int:
 
     record = provenance.read(args.product)
     if args.prov_json:
-        print(provenance.to_prov_document(record, args.product.name).serialize(indent=2))
+        sha256 = provenance.sha256_file(args.product)
+        print(provenance.to_prov_document(record, args.product.name, sha256).serialize(indent=2))
     else:
         print(provenance.format_text(record))
     return 0
