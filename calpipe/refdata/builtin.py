@@ -79,7 +79,14 @@ def init(store: Store, registry: Any, upto: int | None = None) -> list[Context]:
         if published:
             rebased = rebase_local(store, published[-1])
             published += [rebased] if rebased else []
+            log.info("reference store %s now holds %s (`calpipe refdata du` for details; "
+                     "--refdata DIR or $CALPIPE_REFDATA puts it elsewhere)", store.root,
+                     megabytes(store.usage()["total"]))
     return published
+
+
+def megabytes(size: int) -> str:
+    return f"{size / 1e6:.0f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
 
 
 def missing(store: Store, registry: Any) -> list[int]:

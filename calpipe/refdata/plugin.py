@@ -29,6 +29,7 @@ def calpipe_add_commands(subparsers):
     init.add_argument("--upto", type=int, metavar="N", help="only the built-in contexts up to number N")
     init.set_defaults(func=_init)
     sub.add_parser("list", help="published contexts").set_defaults(func=_list)
+    sub.add_parser("du", help="where the reference store is and how much disk it uses").set_defaults(func=_du)
     show = sub.add_parser("show", help="the rules of one context")
     show.add_argument("context", type=int)
     show.set_defaults(func=_show)
@@ -70,12 +71,26 @@ def _registry():
 
 
 def _init(args) -> int:
-    from .builtin import init
+    from .builtin import init, megabytes
 
     store = _store(args)
     new = init(store, _registry(), args.upto)
     print(f"{store.root}: " + (", ".join(f"published context {c.name} ({c.rationale})" for c in new)
                                or f"up to date (contexts {', '.join(map(str, store.context_numbers()))})"))
+    usage = store.usage()
+    print(f"{store.root}: {usage['files']} reference files, {megabytes(usage['total'])} "
+          "(`calpipe refdata du`; --refdata DIR or $CALPIPE_REFDATA to keep it elsewhere)")
+    return 0
+
+
+def _du(args) -> int:
+    from .builtin import megabytes
+
+    store = _store(args)
+    usage = store.usage()
+    print(f"{store.root}: {megabytes(usage.pop('total'))} in {usage.pop('files')} reference files")
+    for instrument, size in usage.items():
+        print(f"  {instrument:<10} {megabytes(size):>8}")
     return 0
 
 

@@ -83,6 +83,21 @@ class Store:
                                "`calpipe refdata init` installs the built-in ones)")
         return Context.from_yaml(path.read_text())
 
+    # -- size ----------------------------------------------------------------------
+    def usage(self) -> dict[str, int]:
+        """Bytes on disk: ``total``, and per instrument the files any context names (a file
+        named under two instruments counts for both; unreferenced files only in the total)."""
+        sizes = {p.stem: p.stat().st_size for p in self.files_dir.glob("*.fits")} \
+            if self.files_dir.is_dir() else {}
+        per: dict[str, set[str]] = {}
+        for number in self.context_numbers():
+            for (instrument, _), t in self.load(number).types.items():
+                per.setdefault(instrument, set()).update(r.sha256 for r in t.rules)
+        out = {"total": sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file()),
+               "files": len(sizes)}
+        out.update({i: sum(sizes.get(h, 0) for h in hashes) for i, hashes in sorted(per.items())})
+        return out
+
     # -- files ---------------------------------------------------------------------
     def file_path(self, sha256: str) -> Path:
         return self.files_dir / f"{sha256}.fits"
