@@ -234,7 +234,19 @@ class Runner:
             record = build_record(run_id=run_id, pipeline=self.pipeline, steps=result.steps,
                                   context=self.resolver.context, inputs=used, plugins=self.plugins)
             apply_provenance(product, record, self.pipeline.output_level)
+            self._fill_telescope(product)
         return result.product
+
+    def _fill_telescope(self, product: Any) -> None:
+        """TELESCOP, if the input lacked it, from the instrument plugin (its Instrument.telescope)."""
+        from .registry import get_registry
+
+        meta = product.meta
+        if getattr(meta, "telescope", None) or not meta.instrument.name:
+            return
+        instrument = get_registry().instruments.get(meta.instrument.name.lower())
+        if instrument is not None:
+            meta.telescope = instrument.telescope
 
     # -- files -------------------------------------------------------------------------
     def run_file(self, path: Path, output_dir: Path, save_intermediates: bool = False) -> Path:
