@@ -182,6 +182,8 @@ class Runner:
         """
         refs = self.load_refs(product)
         records: list[StepRecord] = []
+        # after the last step that runs, the product is the output itself: save_all skips it
+        last = next((rs.id for rs in reversed(self.pipeline.steps) if not rs.skip), None)
         for rs in self.pipeline.steps:
             used = [refs[t].use for t in rs.step.reftypes if t in refs]
             record = StepRecord(rs.id, rs.step.name, rs.step.version, STATUS_SKIPPED,
@@ -203,7 +205,7 @@ class Runner:
                 record.duration_s = round(time.perf_counter() - start, 6)
             record.status = STATUS_COMPLETE
             log.info("%-16s %s %s done in %.3f s", rs.id, rs.step.name, rs.step.version, record.duration_s)
-            if save is not None and (rs.save or save_all):
+            if save is not None and (rs.save or (save_all and rs.id != last)):
                 save(RunResult(product, list(records), refs), rs.id)
         return RunResult(product, records, refs)
 
@@ -259,7 +261,7 @@ class Runner:
         Returns the output paths (one per product of a set). If a step fails the output is
         not written; products saved after earlier steps (``save``) stay.
         """
-        with running(str(group.source.name)):
+        with running(group.name if self.pipeline.combines else group.source.name):
             return self._run_group(group, output_dir, save_intermediates)
 
     def _run_group(self, group: Group, output_dir: Path, save_intermediates: bool) -> list[Path]:

@@ -55,7 +55,7 @@ class ContextResolver:
             raise InputDataError(f"{product.meta.filename}: no INSTRUME keyword, needed to select "
                                  "reference files")
         rules = ctx.rules_for(instrument, reftype)
-        if rules is None and self._latest_grows():
+        if rules is None and self.grow_latest():
             return self.choose(reftype, product)
         if rules is None:
             have = sorted(t for i, t in ctx.types if i == instrument.lower())
@@ -76,7 +76,7 @@ class ContextResolver:
             raise InputDataError(f"{product.meta.filename}: DATE-OBS {exc}") from None
         return choice, values, date
 
-    def _latest_grows(self) -> bool:
+    def grow_latest(self) -> bool:
         """For "the latest" context, install the built-in contexts not built yet; is there a newer one?
 
         Built-in sets are built when first needed (an instrument's first run), so a latest context

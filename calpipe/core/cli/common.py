@@ -133,6 +133,11 @@ def guarded(prog: str, body: Callable[[list[str]], int], argv: list[str] | None)
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader stopped early (`| head`): what it wanted, not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
     except Exception as exc:
         if debug:
             traceback.print_exc()

@@ -116,7 +116,7 @@ def _run(pipeline, args) -> int:
     resolver = make_resolver(get_registry(), pipeline, args.context, args.refdata, refs)
     runner = Runner(pipeline, resolver)
     if args.dry_run:
-        return _dry_run(runner, args.groups)
+        return _dry_run(runner, args.groups, args)
 
     context = args.context
     from_store = set(pipeline.reftypes()) - set(refs)
@@ -230,7 +230,7 @@ def build_runner(definition: dict, context: int | None, store: Path | None, refs
     return Runner(pipeline, make_resolver(registry, pipeline, context, store, refs))
 
 
-def _dry_run(runner, groups) -> int:
+def _dry_run(runner, groups, args) -> int:
     from ..io import open_product
 
     p = runner.pipeline
@@ -243,8 +243,20 @@ def _dry_run(runner, groups) -> int:
         what = f"{len(products)} members" if p.combines else "ok"
         print(f"{group.source}: {what}; references: " + (", ".join(
             f"{t}={r.use.name}" for t, r in refs.items()) or "none"))
+        print("  would write: " + ", ".join(str(f) for f in _would_write(runner, group, products[0], args)))
     print("dry run: nothing written")
     return 0
+
+
+def _would_write(runner, group, product, args) -> list[Path]:
+    """The files a run of ``group`` writes: its product and each step output it saves."""
+    from ..runner import _made_with_suffix, output_stem
+
+    p = runner.pipeline
+    stem = group.name if p.combines else output_stem(group.members[0], _made_with_suffix(product))
+    running = [s for s in p.steps if not s.skip]
+    saved = [s.id for s in running if s.save or (args.save_intermediates and s is not running[-1])]
+    return [args.output_dir / f"{stem}_{suffix}.fits" for suffix in (p.suffix, *saved)]
 
 
 def pipeline_help(pipeline) -> str:
@@ -253,7 +265,12 @@ def pipeline_help(pipeline) -> str:
     lines = [f"{pipeline.name} {pipeline.version} - {pipeline.description}".rstrip(" -"),
              f"  instrument: {pipeline.instrument or 'any'}; level {pipeline.input_level} -> "
              f"{pipeline.output_level}; reference types: {', '.join(pipeline.reftypes()) or 'none'}",
-             "", "parameters (set with --steps.ID.PARAM=VALUE):"]
+             ""]
+    if pipeline.parameters:
+        lines.append("pipeline parameters (set with --set NAME=VALUE; used as ${NAME} in the steps):")
+        lines += [f"  {name}={value!r}  [{source}]" for name, (value, source) in pipeline.parameters.items()]
+        lines.append("")
+    lines.append("parameters (set with --steps.ID.PARAM=VALUE):")
     for s in pipeline.steps:
         lines.append(f"  {s.id}  ({s.step.name} {s.step.version}{', skipped' if s.skip else ''})"
                      f"  {s.step.summary()}")
