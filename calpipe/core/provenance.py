@@ -231,7 +231,8 @@ def format_text(record: dict[str, Any]) -> str:
         if s.get("error"):
             lines.append(f"      error: {s['error']}")
     sw = record["software"]
-    lines.append("software: " + ", ".join(f"{k} {v}" for k, v in sw.items() if k not in ("plugins", PLATFORM)))
+    lines.append("software: " + ", ".join(f"{k} {v}" for k, v in sw.items()
+                                          if k not in ("plugins", PLATFORM)))
     if sw.get(PLATFORM):
         lines.append("platform: " + ", ".join(f"{k} {' '.join(v) if isinstance(v, list) else v}"
                                               for k, v in sw[PLATFORM].items()))

@@ -16,8 +16,8 @@ from typing import Any
 from calpipe.core.association import Group
 from calpipe.core.errors import InputDataError, RefDataError, UsageError
 from calpipe.core.pipeline import ResolvedPipeline, resolve
-from calpipe.core.provenance import read as read_provenance
 from calpipe.core.provenance import PLATFORM, sha256_file, software_versions
+from calpipe.core.provenance import read as read_provenance
 from calpipe.core.registry import Registry
 from calpipe.core.runner import RefFile, Runner
 from calpipe.refdata.resolver import ContextResolver

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from calpipe.core.fingerprint import platform_fingerprint, platform_id
-
 from calpipe.core.pipeline import resolve
 from calpipe.core.registry import get_registry
 
