@@ -46,6 +46,9 @@ class UnlockedPlatformWarning(UserWarning):
 @pytest.mark.parametrize("release", sorted(LOCKED))
 def test_release_reproduces_its_golden_output(release, tmp_path: Path):
     lock = LOCKED[release]
+    assert "platforms" in lock and "golden" in lock, \
+        f"{release} was locked by an older lock_release.py (no per-platform entries or golden copy): " \
+        f"if it is not yet published, delete its entry and run python tests/releases/lock_release.py {release}"
     arrays = all_arrays(run(release, INPUTS / lock["input"], tmp_path))
     platform = platform_id(platform_fingerprint())
     how, problems = check(lock, arrays, load_golden(GOLDEN / lock["golden"]["file"]), platform)
