@@ -66,10 +66,6 @@ def digests(arrays: dict[str, np.ndarray]) -> dict[str, str]:
     return out
 
 
-def array_digests(path: Path) -> dict[str, str]:
-    return digests(product_arrays(path))
-
-
 def tolerance_problems(golden: dict[str, np.ndarray], new: dict[str, np.ndarray], where: str) -> list[str]:
     """What in ``new`` is not ``golden`` up to floating-point noise; [] if all agrees.
 
