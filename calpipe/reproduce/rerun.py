@@ -16,8 +16,8 @@ from typing import Any
 from calpipe.core.association import Group
 from calpipe.core.errors import InputDataError, RefDataError, UsageError
 from calpipe.core.pipeline import ResolvedPipeline, resolve
+from calpipe.core.provenance import PLATFORM, sha256_file, software_versions
 from calpipe.core.provenance import read as read_provenance
-from calpipe.core.provenance import sha256_file, software_versions
 from calpipe.core.registry import Registry
 from calpipe.core.runner import RefFile, Runner
 from calpipe.refdata.resolver import ContextResolver
@@ -143,11 +143,13 @@ def software_drift(record: dict[str, Any], registry: Registry, used: set[str]) -
 
     Every library the record names (numerical libraries, python; whatever calpipe recorded at the
     time) counts, and of the plugins only the distributions in ``used``: a plugin installed since,
-    or one the run never touched, cannot change the product's bytes.
+    or one the run never touched, cannot change the product's bytes. The platform is not software
+    (``calpipe reproduce`` reports it when bytes differ); a library the product does not record
+    (older products record fewer) is unknown, not drift.
     """
     then, now = record["software"], software_versions(registry.plugin_versions())
     drift = [f"{k} {then.get(k)} -> {now.get(k)}" for k in sorted(then)
-             if k != "plugins" and then.get(k) != now.get(k)]
+             if k not in ("plugins", PLATFORM) and then.get(k) != now.get(k)]
     plugins_then, plugins_now = then.get("plugins", {}), now.get("plugins", {})
     drift += [f"plugin {k} {plugins_then.get(k)} -> {plugins_now.get(k)}"
               for k in sorted(used - {"calpipe"}) if plugins_then.get(k) != plugins_now.get(k)]
