@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from calpipe.core.hookspecs import Instrument, RefSet, RefType, hookimpl
+from calpipe.core.hookspecs import Instrument, RefSet, RefType, hookimpl, shipped_pipelines
 
 # reftype -> (selection keywords, description); FRAMTIME is matched as text, e.g. "12.0"
 REFTYPES: dict[str, tuple[tuple[str, ...], str]] = {
@@ -35,6 +35,11 @@ def calpipe_steps():
     from .steps.register import steps
 
     return steps()
+
+
+@hookimpl
+def calpipe_pipelines():
+    return shipped_pipelines(__package__)
 
 
 @hookimpl

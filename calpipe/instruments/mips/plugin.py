@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from calpipe.core.hookspecs import Instrument, RefSet, RefType, hookimpl
+from calpipe.core.hookspecs import Instrument, RefSet, RefType, hookimpl, shipped_pipelines
 
 # reftype -> (selection keywords, description); every MIPS type is chosen by DETECTOR (MIPS24/70/160)
 REFTYPES: dict[str, tuple[tuple[str, ...], str]] = {
@@ -39,6 +39,11 @@ def calpipe_steps():
     from .steps.register import steps
 
     return steps()
+
+
+@hookimpl
+def calpipe_pipelines():
+    return shipped_pipelines(__package__)
 
 
 @hookimpl

@@ -19,10 +19,8 @@ import numpy as np
 
 from calpipe.core.models.dqflags import DQ
 
-FULL = 2048  # pixels per side
-NREF = 4  # reference-pixel border width
-NAMP = 4  # amplifiers, each reading AMP_WIDTH full-frame columns
-AMP_WIDTH = FULL // NAMP
+from .geometry import AMP_WIDTH, FULL, NAMP, NREF
+
 PIXEL_SIZE_CM = 18e-4  # 18 µm pixels (cosmic-ray rate is per area)
 PIXEL_SCALE_ARCSEC = 0.031
 FULL_FRAME_TIME = 10.73677  # s

@@ -1,6 +1,6 @@
 """MIPS BCD steps, in pipeline order.
 
-24 um (calpipe/pipelines/mips24_bcd.yaml): mips24_slope (slope words to DN/s, ERR) -> dq_init
+24 um (../pipelines/mips24_bcd.yaml): mips24_slope (slope words to DN/s, ERR) -> dq_init
 (generic) -> mips24_saturation (first-difference substitution) -> mips24_linearity -> mips24_droop
 -> mips24_dark -> mips24_flat (scan-mirror dependent) -> mips24_jailbar -> mips24_cosmicray (flag
 only) -> photom (generic).
