@@ -253,14 +253,3 @@ def slope_sigma_read(nreads: int, dt: float, read_sigma_dn: float) -> float:
     n = nreads
     return math.sqrt(12.0 * read_sigma_dn**2 / (n * (n * n - 1.0))) / dt
 
-
-def slope_variance(rate: np.ndarray, nreads: int, dt: float, gain: float, read_sigma_dn: float) -> np.ndarray:
-    """Variance [DN^2/s^2] of the least-squares slope of n equally spaced reads.
-
-    Read noise 12 s^2 / (n (n^2 - 1) dt^2) plus Poisson 6 (n^2 + 1) / (5 n (n^2 - 1)) r / (g dt)
-    (Rauscher et al. 2007, one frame per group), the rate floored at 0.
-    """
-    n = float(nreads)
-    read = 12.0 * read_sigma_dn**2 / (n * (n * n - 1.0) * dt * dt)
-    poisson = 6.0 * (n * n + 1.0) / (5.0 * n * (n * n - 1.0)) * np.maximum(rate, 0.0) / (gain * dt)
-    return read + poisson

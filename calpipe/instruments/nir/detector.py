@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from calpipe.core.models.dqflags import DQ
+from calpipe.sim.defects import draw_bad_pixels
 
 from .geometry import AMP_WIDTH, FULL, NAMP, NREF
 
@@ -141,9 +142,7 @@ def detector_maps(detector: str = "NRCA1", seed: int = DEFAULT_SEED) -> Detector
     full_well = well + np.float32(SATURATION_MARGIN)
 
     # Bad pixels (~0.5 %), never in the reference border.
-    draw = rng.random(shape, dtype=np.float32)
-    draw[border] = 1.0
-    hot, dead, low_qe = draw < 0.002, (draw >= 0.002) & (draw < 0.003), (draw >= 0.003) & (draw < 0.005)
+    hot, dead, low_qe = draw_bad_pixels(rng, shape, exclude=border)
     dark_e[hot] = np.clip(np.exp(rng.normal(np.log(5.0), 1.0, int(hot.sum()))), 0.5, 200.0)
     flat[low_qe] *= rng.uniform(0.3, 0.7, int(low_qe.sum())).astype(np.float32)
     flat[dead] = 0.0
