@@ -36,7 +36,7 @@ def calpipe_models():
 
 @hookimpl
 def calpipe_steps():
-    from .steps.register import steps
+    from .steps.step_classes import steps
 
     return steps()
 

@@ -12,7 +12,7 @@ from calpipe.instruments.irac.steps.irac_dark.step import IracDarkStep
 from calpipe.instruments.irac.steps.irac_firstframe.algorithm import offset
 from calpipe.instruments.irac.steps.irac_firstframe.step import IracFirstFrameStep
 
-from .steps_support import SIGMA_READ, bcd, reference
+from .helpers import SIGMA_READ, bcd, reference
 
 
 def test_dark_subtracted_with_its_error_and_dq():

@@ -10,7 +10,7 @@ from calpipe.instruments.irac.steps.irac_jailbar.step import IracJailbarStep
 from calpipe.instruments.irac.steps.irac_pulldown.algorithm import clipped_mean, correct, segments
 from calpipe.instruments.irac.steps.irac_pulldown.step import IracPulldownStep
 
-from .steps_support import SIGMA_READ, bcd, gaussian_star
+from .helpers import SIGMA_READ, bcd, gaussian_star
 
 SHAPE = (256, 256)
 

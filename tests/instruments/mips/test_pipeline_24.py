@@ -13,7 +13,7 @@ from calpipe.instruments.mips import artifacts as art
 from calpipe.instruments.mips import detector as det
 from calpipe.instruments.mips.sky import FIELD_DEC, FIELD_RA
 
-from .support import truth
+from .helpers import truth
 
 
 def _run(raw, out, *extra):

@@ -13,7 +13,7 @@ from calpipe.instruments.mips.simulate import simulate
 from calpipe.instruments.mips.simulate24 import lsq_weights
 from calpipe.instruments.mips.simulate_ge import dce_stream
 
-from .support import truth
+from .helpers import truth
 
 
 def test_24um_raw_headers_and_noiseless_encoding(tmp_path):
