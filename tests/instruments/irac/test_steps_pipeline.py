@@ -34,7 +34,7 @@ def pipeline():
     from importlib.resources import files
 
     registry = Registry.load(extra_plugins=(_Steps(),))
-    return resolve(str(files("calpipe.pipelines") / "irac_bcd.yaml"), registry)
+    return resolve(str(files("calpipe.instruments.irac") / "pipelines" / "irac_bcd-1.0.0.yaml"), registry)
 
 
 def test_step_classes_lists_every_irac_step_once():
