@@ -5,24 +5,13 @@ functions and ``importlib.import_module("...")`` with a literal name, and checke
 RULES: a module of the layer on the left may import only what its row allows (besides
 the standard library and third-party packages, and ``calpipe`` itself for ``__version__``).
 
-    instruments.<name>  ->  steps, sim, core        (one instrument never imports another)
-    sim                 ->  core (+ the pure WCS geometry of steps, shared on purpose)
-    steps               ->  core                    (a step imports no instrument)
-    pipelines           ->  core
-    refdata, level0     ->  core
-    reproduce           ->  core, refdata           (it takes the recorded reference files from the store)
-    archive             ->  core                    (and names no instrument at all)
-    core                ->  nothing but core
-
-                         instruments/<name>
-                           |        |
-                           v        v
-                         steps <-- sim (geometry only)
-                           |        |
-    refdata  level0  reproduce  archive  pipelines
-        \\      \\       |        /        /
-         '------'------v-------'--------'
-                      core
+    instruments/<name>   ->  steps, sim, core       (never another instrument)
+    sim                  ->  core  (+ the TAN geometry of steps, shared on purpose)
+    steps, pipelines     ->  core                   (a step imports no instrument)
+    refdata, level0      ->  core
+    reproduce            ->  core, refdata          (the recorded reference files come from the store)
+    archive              ->  core                   (and names no instrument)
+    core                 ->  nothing else of calpipe
 """
 
 from __future__ import annotations

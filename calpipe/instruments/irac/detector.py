@@ -3,7 +3,7 @@
 One seeded model is shared by the reference builders (refs.py) and the
 simulator (simulate.py), so the references are exactly the truth. Every map is
 256 x 256 (float32 unless said otherwise), read-only and cached. Figures follow
-shared/INSTRUMENTS.md ("Spitzer IRAC"); everything marked "choice" below is
+the IRAC Instrument Handbook (IRSA, v2.1); everything marked "choice" below is
 this simulation's own convention, recorded in each truth file's parameters.
 
 Geometry and readout order

@@ -1,6 +1,6 @@
 """MIPS array facts and the seeded detector model (the simulator and the reference builders share it).
 
-Three arrays (INSTRUMENTS.md, "Spitzer MIPS"):
+Three arrays (the MIPS Instrument Handbook (IRSA, v3) and Rieke et al. 2004, ApJS 154, 25):
 
 * 24 um, Si:As, 128 x 128, 2.55" pixels, PSF FWHM ~6". Sampled up the ramp every
   half MIPS second (0.524288 s); the slope is fitted on board and downlinked with a
@@ -32,7 +32,7 @@ Three arrays (INSTRUMENTS.md, "Spitzer MIPS"):
   The BCD pipeline measures G R(t) STIM P with the stim flashes (stim minus background), divides
   by it and multiplies by STIM P (= 1 / illumination reference): G and R(t) cancel.
 
-Every value marked ~ in INSTRUMENTS.md is a field below (or reference data built from these maps),
+Every approximate value (~) above is a field below (or reference data built from these maps),
 never a constant inside a step.
 """
 

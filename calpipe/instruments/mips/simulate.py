@@ -26,7 +26,7 @@ the three bands simulated with one seed see the same sources.
         R(t) = R0 (1 + drift_per_hour x t / 3600 h), rho = 1 + sum A exp(-(t - t_hit) / bump_tau)
     -> Q_i = Poisson charge + cosmic-ray charge (from t_hit on)
     -> read_i = min(rint(bias + Q_i (1 + beta Q_i) + read noise), saturation) as uint16.
-  Cosmic rays: Poisson in time, cr_rate hits per pixel per second (INSTRUMENTS.md: up to ~1 per
+  Cosmic rays: Poisson in time, cr_rate hits per pixel per second (MIPS Instrument Handbook: up to ~1 per
   35 s), lognormal charge (median 2000 e-), one pixel each; every hit also raises that pixel's
   responsivity by A ~ U(bump) decaying with bump_tau (~100 s). Each science DCE is written with
   the raw ramps of the stim cycles before and after it (STIMRAMP), their mid-times relative to

@@ -1,7 +1,8 @@
 """The true detector of the nir simulation: one seeded model shared by references and simulator.
 
 Every map is full frame (2048 x 2048, float32 unless said otherwise) and
-follows shared/INSTRUMENTS.md ("NIR detector"). The same (detector, seed)
+follows JWST's HgCdTe detectors (JDox: NIRCam detectors; Rauscher et al.
+2007, PASP 119, 768). The same (detector, seed)
 gives the same arrays on every run, so the reference files built from them
 have stable bytes and the simulator's truth is exactly what the references say.
 Values for the reference pixels (the outer 4 rows and columns): no light, no

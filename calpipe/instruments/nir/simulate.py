@@ -1,6 +1,6 @@
 """nir simulator: a raw MULTIACCUM exposure and its truth, through the detector model.
 
-Chain (shared/INSTRUMENTS.md, "Common simulation chain"), per integration and frame:
+Chain (the one every calpipe simulator follows, README "Instruments"), per integration and frame:
 
     sky [MJy/sr] (uniform background + point sources: Gaussian PSF integrated over
     each pixel with erf) -> / PHOTMJSR -> x flat -> + dark = true rate [DN/s]

@@ -1,4 +1,4 @@
-"""mips24_bcd through strun on simulated DCEs, against the simulator's truth (INSTRUMENTS.md figures)."""
+"""mips24_bcd through strun on simulated DCEs, against the simulator's truth (figures as in the README, "mips")."""
 
 from __future__ import annotations
 
