@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import build_overrides, guarded
+from .arguments import build_overrides, guarded
 
 
 def _parser() -> argparse.ArgumentParser:

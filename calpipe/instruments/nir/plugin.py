@@ -46,7 +46,7 @@ def calpipe_refsets():
 def calpipe_add_sim_commands(subparsers):
     from pathlib import Path
 
-    from calpipe.core.cli.common import positive_int as positive
+    from calpipe.core.cli.arguments import positive_int as positive
 
     # Values are checked by the simulator (exit 2 with the allowed ones): listing must not import numpy.
     sim = subparsers.add_parser(
