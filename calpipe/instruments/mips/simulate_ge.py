@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -89,7 +90,55 @@ def simulate_ge(out_dir: Path | str, band: int = 70, nexp: int = 8, seed: int = 
     cr_rate: hits per pixel per second; bump: range of the responsivity jump A after a hit,
     decaying with bump_tau [s] ((0, 0) for none); drift_per_hour: R(t) slope; stim_period:
     science DCEs between stim cycles; the rest as for simulate24.
+
+    Three stages, as for IRAC and 24 um: plan_aor_ge fixes the AOR (options, detector, sky,
+    pointings, the stream of DCEs), draw_stream_ge draws every DCE in time order (a hit's
+    responsivity bump carries into later DCEs), _write_science_ge writes each science DCE with
+    the stim cycles around it, and its truth.
     """
+    aor = plan_aor_ge(band, nexp, seed, mips_seconds, noiseless, cosmic_rays, cr_rate, bump, bump_tau,
+                      drift_per_hour, stim_period, sky, sources, dithers, nonlinearity, aorkey, date_obs,
+                      detector_seed)
+    return _write_science_ge(aor, draw_stream_ge(aor), Path(out_dir))
+
+
+@dataclass(frozen=True, eq=False)
+class AorGe:
+    """A 70 or 160 um AOR as planned: what all its DCEs share."""
+
+    band: Band
+    seed: int
+    noiseless: bool
+    cosmic_rays: bool
+    cr_rate: float
+    bump: tuple[float, float]
+    bump_tau: float
+    drift_per_hour: float
+    stim_period: int
+    sky_level: float
+    nonlinearity: bool
+    aorkey: int
+    mips_seconds: int
+    date_obs: str
+    maps: det.MapsGe
+    field: dict
+    srcs: dict
+    pointings: list[dict]
+    dt: float
+    n: int
+    duration: float
+    stream: list[Dce]
+    beta: np.ndarray
+    gmap: np.ndarray
+    stim_image: np.ndarray
+    dead: np.ndarray
+
+
+def plan_aor_ge(band: int, nexp: int, seed: int, mips_seconds: int, noiseless: bool, cosmic_rays: bool | None,
+                cr_rate: float, bump: tuple[float, float], bump_tau: float, drift_per_hour: float,
+                stim_period: int, sky: float | None, sources, dithers, nonlinearity: bool, aorkey: int,
+                date_obs: str, detector_seed: int) -> AorGe:
+    """Check the options and fix the AOR; nothing of a single DCE is drawn here."""
     b = det.band(band)
     if not b.is_ge:
         raise ValueError("simulate_ge is for the 70 and 160 um arrays")
@@ -112,6 +161,21 @@ def simulate_ge(out_dir: Path | str, band: int = 70, nexp: int = 8, seed: int = 
     gmap = maps.gain_map.astype(np.float64)
     stim_image = b.stim_miu * maps.stim_pattern.astype(np.float64)
     dead = (maps.dq & det.DQ.DEAD) != 0
+    return AorGe(b, seed, noiseless, cosmic_rays, cr_rate, bump, bump_tau, drift_per_hour, stim_period,
+                 sky_level, nonlinearity, aorkey, mips_seconds, date_obs, maps, field, srcs, dce_pointings,
+                 dt, n, duration, stream, beta, gmap, stim_image, dead)
+
+
+def draw_stream_ge(aor: AorGe) -> list[dict[str, Any]]:
+    """Every DCE of the stream in time order: sky, cosmic rays and their bumps, reads."""
+    (
+        b, seed, noiseless, cosmic_rays, cr_rate, bump, bump_tau, drift_per_hour, sky_level, maps,
+        srcs, dce_pointings, dt, n, duration, stream, beta, gmap, stim_image, dead
+    ) = (
+        aor.band, aor.seed, aor.noiseless, aor.cosmic_rays, aor.cr_rate, aor.bump, aor.bump_tau,
+        aor.drift_per_hour, aor.sky_level, aor.maps, aor.srcs, aor.pointings, aor.dt, aor.n,
+        aor.duration, aor.stream, aor.beta, aor.gmap, aor.stim_image, aor.dead
+    )
     ny, nx = b.shape
     rng_cr = np.random.default_rng([seed, b.band, 2])
     bumps: list[tuple[float, int, int, float]] = []  # (t_hit, y, x, A), the AOR's history
@@ -169,9 +233,22 @@ def simulate_ge(out_dir: Path | str, band: int = 70, nexp: int = 8, seed: int = 
                         "saturated": reads[-1] >= maps.saturation,
                         "R": float(responsivity(mid_time, b.responsivity, drift_per_hour))})
 
+    return results
+
+
+def _write_science_ge(aor: AorGe, results: list[dict[str, Any]], out_dir: Path) -> list[SimFiles]:
+    """Each science DCE with the raw ramps of the stim cycles before and after it, and its truth."""
+    (
+        b, seed, noiseless, cosmic_rays, cr_rate, bump, bump_tau, drift_per_hour, stim_period,
+        sky_level, nonlinearity, aorkey, mips_seconds, date_obs, maps, field, srcs, dce_pointings,
+        dt, n
+    ) = (
+        aor.band, aor.seed, aor.noiseless, aor.cosmic_rays, aor.cr_rate, aor.bump, aor.bump_tau,
+        aor.drift_per_hour, aor.stim_period, aor.sky_level, aor.nonlinearity, aor.aorkey,
+        aor.mips_seconds, aor.date_obs, aor.maps, aor.field, aor.srcs, aor.pointings, aor.dt, aor.n
+    )
     cycles = [j for j, r in enumerate(results) if r["dce"].kind == "STIM"]
     start = datetime.fromisoformat(date_obs)
-    out_dir = Path(out_dir)
     written = []
     for j, r in enumerate(results):
         dce = r["dce"]
@@ -216,7 +293,6 @@ def simulate_ge(out_dir: Path | str, band: int = 70, nexp: int = 8, seed: int = 
         }
         written.append(SimFiles(raw_path, write_tree_atomic(truth, out_dir / f"{stem}_truth.asdf")))
     return written
-
 
 
 def _rho(bumps: list, t: float, tau: float, shape: tuple[int, int]) -> np.ndarray:
