@@ -95,7 +95,7 @@ def platform_note(record: dict[str, Any]) -> list[str]:
 
 
 def _ref_overrides(items: list[str]) -> dict[str, Path]:
-    from calpipe.core.cli.common import split_assignment
+    from calpipe.core.cli.arguments import split_assignment
     from calpipe.core.errors import RefDataError
 
     refs = {t: Path(p) for t, p in (split_assignment(r, "--ref") for r in items)}

@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import VersionAction, build_overrides, guarded
+from .arguments import VersionAction, build_overrides, guarded
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -102,7 +102,7 @@ def _show(args) -> int:
 def _schema(args) -> int:
     import json
 
-    from ..pipeline import json_schema
+    from ..pipeline_file import json_schema
 
     print(json.dumps(json_schema(), indent=2))
     return 0

@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import (
+from .arguments import (
     VersionAction,
     build_overrides,
     extract_step_options,
