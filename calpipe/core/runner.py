@@ -310,11 +310,62 @@ def output_stem(path: Path, previous_suffix: str | None = None) -> str:
 
 def _made_with_suffix(product: Any) -> str | None:
     """The output suffix of the pipeline that made ``product``, from its provenance."""
+    record = getattr(product.meta, "provenance", None)
+    return _suffix_of(getattr(record, "instance", record or {}))
+
+
+def _suffix_of(record: Any) -> str | None:
     import json
 
-    record = getattr(product.meta, "provenance", None)
-    definition = getattr(record, "instance", record or {}).get("pipeline", {}).get("definition")
-    return json.loads(definition).get("suffix") if definition else None
+    definition = (record or {}).get("pipeline", {}).get("definition") if isinstance(record, dict) else None
+    return json.loads(definition).get("suffix") if isinstance(definition, str) else None
+
+
+def _made_with_suffix_of_file(path: Path) -> str | None:
+    """As `_made_with_suffix`, from the file's ASDF tree alone (no arrays read): output names are
+    known, and checked for collisions, before any input is opened as a product."""
+    import io
+
+    from asdf.util import load_yaml
+    from astropy.io import fits
+
+    try:
+        with fits.open(path, memmap=False) as hdul:
+            raw = bytes(hdul["ASDF"].data["ASDF_METADATA"][0]) if "ASDF" in hdul else b""
+        tree = load_yaml(io.BytesIO(raw), tagged=False) if raw else {}
+        return _suffix_of(((tree or {}).get("meta") or {}).get("provenance"))
+    except Exception:  # unreadable here: the run itself reports it (exit 3), with the reason
+        return None
+
+
+def planned_outputs(pipeline: ResolvedPipeline, group: Group, output_dir: Path,
+                    save_intermediates: bool = False) -> list[Path]:
+    """The files a run of ``group`` writes: the product and each saved step's (a set's: their base)."""
+    if pipeline.combines:
+        stem = group.name
+    else:
+        path = group.members[0]
+        stem = output_stem(path, _made_with_suffix_of_file(path) if path.is_file() else None)
+    saved = [s.id for s in pipeline.steps if not s.skip and (s.save or save_intermediates)]
+    return [Path(output_dir) / f"{stem}_{suffix}.fits" for suffix in (pipeline.suffix, *saved)]
+
+
+def refuse_collisions(pipeline: ResolvedPipeline, groups: list[Group], output_dir: Path,
+                      save_intermediates: bool = False) -> None:
+    """Two runs that would write the same file, or a run that would overwrite another's input:
+    refused (exit 2) before anything runs, naming both inputs and the output."""
+    writer: dict[Path, Group] = {}
+    inputs = {m.resolve(): g for g in groups for m in g.members}
+    for group in groups:
+        for out in planned_outputs(pipeline, group, output_dir, save_intermediates):
+            key = out.resolve()
+            other = writer.setdefault(key, group)
+            if other is not group:
+                raise UsageError(f"inputs {other.source} and {group.source} would both be written as {out}; "
+                                 "nothing was run (rename one, or run them into different -o directories)")
+            if key in inputs and inputs[key] is not group:
+                raise UsageError(f"the output {out} of {group.source} would overwrite the input "
+                                 f"{inputs[key].source}; nothing was run (choose another -o directory)")
 
 
 @dataclass
