@@ -25,6 +25,7 @@ from . import params as params_mod
 from .errors import ConfigProblems, Problem, UsageError
 from .params import Params, did_you_mean
 from .registry import Registry
+from .roots import ALLOWED_DIRS_ENV, outside
 from .step import Step
 
 _ID = r"^[a-z][a-z0-9_]*$"
@@ -110,8 +111,12 @@ def load_yaml(path: Path, problems: list[Problem]) -> YamlDoc | None:
     except FileNotFoundError:
         problems.append(Problem(str(path), None, "file not found", "check the path"))
         return None
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(Problem(str(path), None, f"cannot read file: {exc}"))
+    except UnicodeDecodeError:
+        problems.append(Problem(str(path), None, "not a pipeline file (not UTF-8 text)",
+                                "name a pipeline YAML file"))
+        return None
+    except OSError as exc:
+        problems.append(Problem(str(path), None, f"cannot read file: {exc.strerror or exc}"))
         return None
     loader = _Loader(text)
     try:
@@ -151,8 +156,11 @@ def _index_lines(node: yaml.Node, loc: tuple, doc: YamlDoc, problems: list[Probl
 
 def _validate_doc(doc: YamlDoc, model: type[_Strict], problems: list[Problem]) -> Any:
     """Structural validation; every pydantic error becomes a located problem."""
-    if not isinstance(doc.data, dict):
-        problems.append(doc.problem((), "expected a mapping of keys at the top level"))
+    kind = "config" if model is ConfigSpec else "pipeline"
+    if not isinstance(doc.data, dict) or not set(map(str, doc.data)) & set(model.model_fields):
+        # said without quoting the file: it may be any file a user or an import pointed at
+        problems.append(doc.problem((), f"not a {kind} file (its top level is not a mapping with any of "
+                                        f"the keys {', '.join(model.model_fields)})"))
         return None
     try:
         return model.model_validate(doc.data)
@@ -325,14 +333,32 @@ class _Resolver:
         self.problems: list[Problem] = []
 
     def locate(self, ref: str, relative_to: Path | None = None) -> Path | None:
-        """A YAML path, or a registered name with an optional @version."""
+        """A YAML path, or a registered name with an optional @version.
+
+        An import (``relative_to`` is the importing file) resolves to a registered pipeline, or to a
+        .yaml/.yml file under the importing file's directory or $CALPIPE_ALLOWED_DIRS: a pipeline
+        file cannot make calpipe read (and quote) any other file.
+        """
         candidate = Path(ref)
         if relative_to is not None and not candidate.is_absolute():
             candidate = relative_to.parent / candidate
         if ref.endswith((".yaml", ".yml")) or "/" in ref:  # a name is never taken for a stray file
+            if relative_to is not None:
+                self._check_import(ref, candidate, relative_to)
             return candidate
         name, _, version = ref.partition("@")
         return self.registry.pipeline_file(name, version or None).path
+
+    def _check_import(self, ref: str, candidate: Path, importer: Path) -> None:
+        if not ref.endswith((".yaml", ".yml")):
+            raise UsageError(f"import '{ref}' is not a pipeline file (import a registered pipeline by "
+                             "NAME[@VERSION], or a .yaml file)")
+        shipped = [f.path.resolve().parent for n in self.registry.pipeline_names()
+                   for v in self.registry.pipeline_versions(n) for f in [self.registry.pipeline_file(n, v)]]
+        if outside(candidate, importer.parent, shipped):
+            raise UsageError(f"import '{ref}' is outside {importer.parent} (imports are registered "
+                             f"pipelines or YAML files under the importing file's directory; allow "
+                             f"another directory with ${ALLOWED_DIRS_ENV})")
 
     def read(self, path: Path, chain: tuple[Path, ...] = ()
              ) -> tuple[PipelineSpec, YamlDoc, list[_Entry], dict] | None:
@@ -344,6 +370,7 @@ class _Resolver:
             return None
         entries: list[_Entry] = []
         parameters: dict[str, tuple[Any, str]] = {}
+        imported_by: dict[str, int] = {}  # step id -> the import it came from
         for i, imp in enumerate(spec.imports):
             loc = ("imports", i, "pipeline")
             try:
@@ -367,7 +394,16 @@ class _Resolver:
                             did_you_mean(sid, ids)))
             keep = [e for e in imported_entries
                     if (imp.include is None or e.id in imp.include) and e.id not in imp.exclude]
-            entries.extend(keep)
+            for e in keep:
+                if e.id in imported_by:
+                    first = imported_by[e.id]
+                    self.problems.append(doc.problem(
+                        loc, f"duplicate step id '{e.id}': imported by imports[{first}] "
+                             f"({spec.imports[first].pipeline}) and imports[{i}] ({imp.pipeline})",
+                        "exclude it from one of them: a step must not run twice"))
+                    continue
+                imported_by[e.id] = i
+                entries.append(e)
             parameters.update(imported_params)
         for name, value in spec.parameters.items():
             parameters[name] = (value, f"{path}:{doc.line(('parameters', name))}")

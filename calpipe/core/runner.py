@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from .association import Group, ProductSet
+from .association import Group, ProductSet, refuse_same_data
 from .errors import CalpipeError, InputDataError, RefDataError, StepFailedError, UsageError
 from .pipeline import ResolvedPipeline
 from .provenance import (
@@ -247,6 +247,7 @@ class Runner:
             inputs.append(input_summary(path.name, sha256_file(path), product))
             members.append((path.stem, product))
         if self.pipeline.combines:
+            refuse_same_data(group.source, [i["name"] for i in inputs], [i["sha256"] for i in inputs])
             product, stem, name = ProductSet(members), group.name, str(group.source)
         elif len(members) == 1:
             product = members[0][1]

@@ -227,7 +227,9 @@ def build_runner(definition: dict, context: int | None, store: Path | None, refs
 
 
 def _dry_run(runner, groups) -> int:
+    from ..association import refuse_same_data
     from ..io import open_product
+    from ..provenance import sha256_file
 
     p = runner.pipeline
     print(f"{p.name} {p.version}: {len(p.steps)} steps, definition sha256 {p.sha256()[:16]}")
@@ -235,6 +237,9 @@ def _dry_run(runner, groups) -> int:
         products = [open_product(path, runner.models) for path in group.members]
         for path, product in zip(group.members, products, strict=True):
             runner.check_input(product, path.name)
+        if p.combines:
+            refuse_same_data(group.source, [m.name for m in group.members],
+                             [sha256_file(m) for m in group.members])
         refs = runner.load_refs(products[0])
         what = f"{len(products)} members" if p.combines else "ok"
         print(f"{group.source}: {what}; references: " + (", ".join(
