@@ -29,6 +29,7 @@ from .provenance import (
     sha256_file,
 )
 from .provenance import apply as apply_provenance
+from .refcheck import check_reference
 
 log = logging.getLogger("calpipe")
 
@@ -120,6 +121,12 @@ class Runner:
         if model.data is None:
             raise InputDataError(f"{name}: no SCI array (the file is incomplete; regenerate it)")
         level = model.meta.data_level
+        made_as = type(model).data_level
+        if made_as is not None and level is not None and made_as != level:
+            raise InputDataError(f"{name}: DATAMODL = '{type(model).__name__}' is a level {made_as} product "
+                                 f"type, but DATALVL = {level} (the keywords contradict each other; "
+                                 "regenerate the file)")
+        self._check_frame(model, name)
         if level is None or level != p.input_level:
             raise InputDataError(f"{name}: DATALVL = {level}, but pipeline {p.name} takes level "
                                  f"{p.input_level} products (choose the pipeline for this level)")
@@ -134,6 +141,44 @@ class Runner:
         first = next((rs for rs in p.steps if not rs.skip), None)
         if first is not None:
             first.step.check_input(model)  # e.g. the right detector, before references are chosen
+
+    def _check_frame(self, model: Any, name: str) -> None:
+        """SCI has pixels, as many as SUBSIZE1/2 say, in the frame of the instrument's detector."""
+        shape = tuple(model.data.shape)
+        if 0 in shape:
+            raise InputDataError(f"{name}: SCI has shape {shape}, no pixels to calibrate (the file is "
+                                 "incomplete; regenerate it)")
+        if type(model).data_level not in (1, 2) or len(shape) < 2:
+            return  # mosaics and tables have shapes of their own
+        ny, nx = shape[-2:]
+        sub = model.meta.subarray
+        for key, size, declared in (("SUBSIZE1", nx, sub.xsize), ("SUBSIZE2", ny, sub.ysize)):
+            if declared is not None and declared != size:
+                raise InputDataError(f"{name}: SCI is {ny}x{nx} pixels, but {key} = {declared} (the array "
+                                     "was cut or the header edited; regenerate the file)")
+        instrument = self.instruments.get(str(model.meta.instrument.name or "").lower())
+        detector = model.meta.instrument.detector
+        frame = instrument.frame(detector) if instrument else None
+        if frame is None:
+            return
+        fits = ny <= frame[0] and nx <= frame[1] if instrument.subarrays else (ny, nx) == frame
+        if not fits:
+            what = "at most" if instrument.subarrays else "exactly"
+            raise InputDataError(f"{name}: SCI frame is {ny}x{nx} pixels, but {instrument.name} DETECTOR = "
+                                 f"'{detector}' reads {what} {frame[0]}x{frame[1]} (a cut array, or data of "
+                                 "another detector; regenerate the file)")
+
+    @property
+    def instruments(self) -> dict[str, Any]:
+        from .registry import get_registry
+
+        return get_registry().instruments
+
+    @property
+    def reftypes(self) -> dict[tuple[str, str], Any]:
+        from .registry import get_registry
+
+        return get_registry().reftypes
 
     def load_refs(self, product: Any) -> dict[str, LoadedRef]:
         """Resolve, hash-check and open every reference file before any step runs.
@@ -164,6 +209,7 @@ class Runner:
                             else f"a {type(model).__name__}, not a reference file")
                     raise RefDataError(f"{ref.path}: {what}, but it was given as '{reftype}' "
                                        f"(pass a {reftype} reference file)")
+                check_reference(ref.path, model, reftype, self.reftypes, self.instruments, ref.name, digest)
                 use = RefUse(reftype, ref.name or ref.path.name, digest, ref.overridden)
                 self._ref_cache[key] = LoadedRef(use, model)
             refs[reftype] = self._ref_cache[key]

@@ -157,8 +157,10 @@ def test_reference_of_the_wrong_shape(demo_session, tmp_path):
 
 def test_wrong_level_and_wrong_instrument_are_bad_input(demo_session, tmp_path):
     runner = _runner(demo_session)
-    raw = open_product(demo_session.image)
-    raw.meta.data_level = 1
+    from calpipe.core.models.products import RawModel
+
+    raw = RawModel(data=np.zeros((2, 128, 128), np.uint16))  # DATAMODL and DATALVL agree: level 1
+    raw.meta.instrument.name = "DEMO"
     with pytest.raises(InputDataError, match="DATALVL = 1, but pipeline generic_image2 takes level 2"):
         runner.check_input(raw, "x.fits")
     pipe = tmp_path / "nir.yaml"
