@@ -43,17 +43,19 @@ def content_problems(path: Path, model: Any, content: RefContent, instrument: In
         problems.append(f"BUNIT = '{unit}', not {' or '.join(repr(u) for u in content.units)}")
     if content.median is None and content.bounds is None:
         return problems
-    finite = values[np.isfinite(values)] if values.dtype.kind == "f" else values.ravel()
-    if not finite.size:
+    flat = values.ravel()
+    sample = flat[:: max(1, flat.size // _SAMPLE)]
+    sample = sample[np.isfinite(sample)] if sample.dtype.kind == "f" else sample
+    low, high = (float(np.nanmin(flat)), float(np.nanmax(flat))) if sample.size else (np.nan, np.nan)
+    if np.isnan(low):  # NaN is "no value" (a bad pixel); +-inf is a value, and out of any bounds
         return [*problems, f"{hdu} has no finite value"]
     if content.bounds is not None:
         lo, hi = content.bounds
-        low, high = float(finite.min()), float(finite.max())
         if low < lo or high > hi:
             problems.append(f"{hdu} values span {low:.4g}..{high:.4g}, outside {lo:g}..{hi:g}")
     if content.median is not None:
         lo, hi = content.median
-        median = float(np.median(finite[:: max(1, finite.size // _SAMPLE)]))
+        median = float(np.median(sample)) if sample.size else np.nan
         if not lo <= median <= hi:
             problems.append(f"{hdu} median {median:.4g} is outside {lo:g}..{hi:g}")
     return problems
