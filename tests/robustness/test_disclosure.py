@@ -8,15 +8,22 @@ directory; a file that is not a pipeline (or config) file is called so without q
 
 from __future__ import annotations
 
+import posixpath
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from calpipe.core.cli.calpipe import main as calpipe
 from calpipe.core.cli.strun import main as strun
+from calpipe.core.errors import ConfigProblems
+from calpipe.core.pipeline import resolve
+from calpipe.core.registry import get_registry
 
 CLI_TIMEOUT = 120  # seconds
 CANARY = "CANARY_4f1c9e"  # a secret outside the pipeline's directory; must never be printed
@@ -168,3 +175,29 @@ def test_association_members_from_an_allowed_directory_run(outside_member, ref_a
     monkeypatch.setenv("CALPIPE_ALLOWED_DIRS", str(outside_member.parent))
     assert strun(["generic_image2", str(asn), *ref_args, "-o", str(tmp_path / "out"), "-q"]) == 0
     assert (tmp_path / "out" / "demo_image_cal.fits").is_file()
+
+
+_SEGMENTS = st.lists(st.sampled_from(["..", ".", "lib", "sub", "x"]), min_size=1, max_size=6)
+
+
+@settings(max_examples=80, deadline=None)
+@given(parts=_SEGMENTS)
+def test_an_import_path_is_refused_exactly_when_it_leaves_the_directory(tmp_path_factory, parts):
+    """Oracle: the path normalised as text (no symlinks here) starts outside the importing directory."""
+    root = tmp_path_factory.mktemp("tree")
+    home = root.joinpath(*"abcdefg")  # deeper than the longest path climbs: every file stays in root
+    ref = "/".join([*parts, "base.yaml"])
+    home.mkdir(parents=True)
+    for i, part in enumerate(parts):  # every directory the path passes through exists
+        if part not in ("..", "."):
+            home.joinpath(*parts[: i + 1]).mkdir(parents=True, exist_ok=True)
+    target = (home / ref).resolve()
+    assert target.is_relative_to(root)
+    target.write_text("name: base\nversion: 1.0.0\ninput: 2\noutput: 2\nsteps:\n  - {id: dq_init, step: dq_init}\n")
+    leaves = not posixpath.normpath(posixpath.join(str(home), ref)).startswith(str(home) + "/")
+    pipeline = _pipeline(home / "p.yaml", [ref])
+    if leaves:
+        with pytest.raises(ConfigProblems, match=f"import '{re.escape(ref)}' is outside"):
+            resolve(str(pipeline), get_registry())
+    else:
+        assert [s.id for s in resolve(str(pipeline), get_registry()).steps] == ["dq_init"]
