@@ -29,16 +29,20 @@ def content_problems(path: Path, model: Any, content: RefContent, instrument: In
     hdu = "SCI" if content.array == "data" else content.array.upper()
     if values is None or not values.size:
         return [*problems, f"no {hdu} array"]
-    kinds = "ui" if content.array == "dq" else "f"
-    if values.dtype.kind not in kinds:
-        problems.append(f"{hdu} is {values.dtype}, not {'an integer' if kinds == 'ui' else 'a float'} array")
+    header = _header(path, hdu)
+    integers = content.array == "dq"
+    stored = header.get("BITPIX") if header is not None else None  # the model casts to its schema's dtype
+    wrong_storage = stored is not None and (stored > 0) != integers
+    if values.dtype.kind not in ("ui" if integers else "f") or wrong_storage:
+        what = f"BITPIX = {stored}" if stored is not None else str(values.dtype)
+        problems.append(f"{hdu} is stored as {what}, not as {'integers' if integers else 'floats'}")
     frame = content.frame or (instrument.frame(model.meta.instrument.detector) if instrument else None)
     expected = (*content.planes, *(frame or (None, None)))
     if len(values.shape) != len(expected) or any(e is not None and e != n
                                                   for e, n in zip(expected, values.shape, strict=False)):
         shown = "x".join("N" if e is None else str(e) for e in expected)
         problems.append(f"{hdu} has shape {'x'.join(map(str, values.shape))}, not {shown}")
-    unit = _bunit(path, hdu)
+    unit = None if header is None or header.get("BUNIT") is None else str(header["BUNIT"]).strip()
     if unit is not None and content.units and unit not in content.units:
         problems.append(f"BUNIT = '{unit}', not {' or '.join(repr(u) for u in content.units)}")
     if content.median is None and content.bounds is None:
@@ -77,11 +81,11 @@ def check_reference(path: Path, model: Any, reftype: str, reftypes: dict, instru
                            + "; ".join(problems) + " (a wrong or edited file: use the right one)")
 
 
-def _bunit(path: Path, hdu: str) -> str | None:
+def _header(path: Path, hdu: str) -> Any:
+    """The header of the file's ``hdu``, or None if it has none (a model built in memory)."""
     from astropy.io import fits
 
     try:
-        value = fits.getheader(path, hdu).get("BUNIT")
+        return fits.getheader(path, hdu)
     except (KeyError, OSError, IndexError):
         return None
-    return None if value is None else str(value).strip()

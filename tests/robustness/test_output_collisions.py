@@ -169,3 +169,12 @@ def test_level0_one_of_the_two_exposures_is_still_extracted(same_filename_downli
     assert calpipe(["level0", "extract", *map(str, same_filename_downlink), "--tag", "00001:002:00002",
                     "-o", str(out)]) == 0
     assert _files(out) == ["same_uncal.fits"]
+
+
+def test_a_dry_run_refuses_the_collision_too(rate_pair, ref_args, tmp_path, capsys):
+    """--dry-run checks everything a run would: the same exit 2, not 'dry run: nothing written'."""
+    rate, plain = rate_pair
+    assert strun(["generic_image2", str(rate), str(plain), *ref_args, "-o", str(tmp_path / "out"),
+                  "--dry-run"]) == 2
+    out = capsys.readouterr()
+    assert "would both be written as" in out.err and "dry run" not in out.out

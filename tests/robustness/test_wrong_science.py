@@ -22,7 +22,7 @@ from calpipe.core.cli.strun import main as strun
 from calpipe.core.errors import ConfigProblems, InputDataError, RefDataError
 from calpipe.core.io import open_product, write_atomic
 from calpipe.core.pipeline import resolve
-from calpipe.core.refcheck import content_problems
+from calpipe.core.refcheck import check_reference, content_problems
 from calpipe.core.registry import Registry, get_registry
 from calpipe.core.runner import OverrideResolver, Runner
 
@@ -155,6 +155,40 @@ def test_publish_rechecks_the_staged_files(nir_refs, tmp_path, capsys):
     assert calpipe(["refdata", "--refdata", str(store), "publish", "--rationale", "test"]) == 4
     assert "does not hold a nir dark" in capsys.readouterr().err
     assert not (store / "contexts").exists() or not list((store / "contexts").iterdir())
+
+
+_IRAC_SWAPS = [("dark", "flat"), ("flat", "linearity"), ("firstframe", "dark"), ("mask", "dark"),
+               ("fluxconv", "flat"), ("flat", "firstframe"), ("linearity", "flat")]
+
+
+@pytest.mark.parametrize("channel", [1, 2, 3, 4])
+@pytest.mark.parametrize(("real", "label"), _IRAC_SWAPS)
+def test_irac_files_relabelled_as_another_type_are_refused(tmp_path, channel, real, label):
+    """Every channel (dark levels differ by 100x between them), frame-time types at 12 s."""
+    from calpipe.instruments.irac.refs import FRAME_TIME_TYPES, build_one
+
+    registry = get_registry()
+    name, ref = build_one(channel, real, 12.0 if real in FRAME_TIME_TYPES else None)
+    ref.meta.reftype = label
+    path = write_atomic(ref, tmp_path / name)
+    assert content_problems(path, open_product(path), registry.reftypes[("irac", label)].content,
+                            registry.instruments["irac"]) != []
+
+
+def test_an_integer_flat_is_refused(tmp_path):
+    """A flat's values are floats; a mask's DQ is integers: the dtype is part of the content."""
+    from calpipe.instruments.demo.refs import build
+
+    registry = get_registry()
+    flat = dict(build())["demo_flat_0001.fits"]
+    path = write_atomic(flat, tmp_path / "flat.fits")
+    with fits.open(path) as hdul:
+        hdul["SCI"].data = np.round(hdul["SCI"].data).astype(np.int32)
+        hdul.writeto(tmp_path / "int_flat.fits")
+    with pytest.raises(RefDataError, match=r"int_flat.fits does not hold a demo flat: SCI is stored as "
+                                           r"BITPIX = 32, not as floats"):
+        check_reference(tmp_path / "int_flat.fits", open_product(tmp_path / "int_flat.fits", error=RefDataError),
+                        "flat", registry.reftypes, registry.instruments)
 
 
 # -- truncated FITS ------------------------------------------------------------------------------
