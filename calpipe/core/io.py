@@ -58,6 +58,9 @@ def open_product(path: Path, models: dict[str, type] | None = None, error=InputD
                 model = cls(hdul)
                 model.validate()  # once, as a whole: models skip validation on assignment
                 return model
+    except KeyError as exc:  # stdatamodels: an HDU the ASDF tree points to is gone
+        raise error(f"{path}: an HDU the product needs is missing ({exc.args[0] if exc.args else exc}); "
+                    f"{_FIX}") from exc
     except (OSError, ValueError, TypeError, AstropyUserWarning, ValidationWarning) as exc:
         raise error(f"{path}: not a readable FITS product ({exc}); {_FIX}") from exc
 

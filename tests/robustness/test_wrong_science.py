@@ -221,6 +221,18 @@ def test_a_product_cut_inside_an_hdu_is_refused(demo_session, tmp_path):
             open_product(path)
 
 
+@pytest.mark.parametrize("hdu", ["SCI", "ERR", "DQ"])
+def test_a_product_missing_an_hdu_its_tree_points_to_is_refused(demo_session, tmp_path, hdu):
+    """An HDU deleted from the middle (the ASDF extension still there): exit 3 naming it, not exit 1."""
+    path = tmp_path / f"no_{hdu.lower()}.fits"
+    with fits.open(demo_session.image) as hdul:
+        del hdul[hdu]
+        hdul.writeto(path)
+    with pytest.raises(InputDataError, match=rf"no_{hdu.lower()}.fits: an HDU the product needs is missing "
+                                             rf".*'{hdu}'"):
+        open_product(path)
+
+
 def test_truncated_rate_subprocess(demo_session, ref_args, tmp_path):
     """As the reproduction ran it: strun on a file cut after SCI; exit 3, nothing written."""
     cut = tmp_path / "x_rate.fits"
