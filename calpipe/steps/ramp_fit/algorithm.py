@@ -147,13 +147,94 @@ def fit_ramps(data: np.ndarray, groupdq: np.ndarray, pixeldq: np.ndarray | None,
     return RampFit(slope, err, dq, var_p, var_r)
 
 
+@njit(cache=True, nogil=True)
+def _segments(data, gdq, y, x, g, rn_diff_e2, tgroup, coef, snr_edges, ramp, seg_slope, seg_n, seg_p):
+    """Fit every segment of pixel (y, x): fills seg_*; returns (count, any group JUMP_DET, any SATURATED)."""
+    nints, ngroups = data.shape[0], data.shape[1]
+    npow = snr_edges.shape[0]
+    any_jump = False
+    any_sat = False
+    nseg = 0
+    for i in range(nints):
+        start = -1
+        for k in range(ngroups + 1):
+            if k < ngroups:
+                q = gdq[i, k, y, x]
+                v = data[i, k, y, x]
+                ramp[k] = v
+                jump = (q & _JUMP) != 0
+                any_jump = any_jump or jump
+                any_sat = any_sat or (q & _SAT) != 0
+                usable = (q & EXCLUDED) == 0 and np.isfinite(v)
+            else:  # sentinel: closes the last run
+                jump = False
+                usable = False
+            if start >= 0 and (not usable or jump):
+                n = k - start
+                if n >= 2:
+                    e = g * (ramp[k - 1] - ramp[start])
+                    p = 0
+                    if e > 0.0:
+                        snr = e / np.sqrt(e + rn_diff_e2)
+                        while p < npow and snr > snr_edges[p]:
+                            p += 1
+                    s = 0.0
+                    for j in range(n):
+                        s += coef[p, n, j] * ramp[start + j]
+                    seg_slope[nseg] = s / tgroup
+                    seg_n[nseg] = n
+                    seg_p[nseg] = p
+                    nseg += 1
+                start = -1
+            if usable and start < 0:
+                start = k
+    return nseg, any_jump, any_sat
+
+
+@njit(cache=True, nogil=True)
+def _pixel_constants(gain, readnoise, y, x, nframes):
+    """(flags, gain or 0, gain usable, read-noise variance of a group DN², of a group difference e²)."""
+    g = gain[y, x]
+    rn = readnoise[y, x]
+    flags = 0
+    gain_ok = g > 0.0 and np.isfinite(g)
+    if not gain_ok:
+        flags |= _NO_GAIN | _DNU
+        g = 0.0
+    if not (rn >= 0.0 and np.isfinite(rn)):
+        flags |= _DNU
+        rn = 0.0
+    rn_grp2 = rn * rn / nframes
+    return flags, g, gain_ok, rn_grp2, 2.0 * g * g * rn_grp2
+
+
+@njit(cache=True, nogil=True)
+def _combine(nseg, seg_slope, seg_n, seg_p, rate, g, gain_ok, rn_grp2, tgroup, kappa, f1, f2):
+    """Inverse-variance combination of the segments for Poisson rate ``rate``: (slope, var_p, var_r)."""
+    wsum = 0.0
+    wslope = 0.0
+    wvp = 0.0
+    wvr = 0.0
+    for s_i in range(nseg):
+        n = seg_n[s_i]
+        p = seg_p[s_i]
+        vr = rn_grp2 * f2[p, n] / (tgroup * tgroup)
+        vp = rate / (g * tgroup) * (f1[p, n] - kappa * f2[p, n]) if gain_ok else 0.0
+        vt = vr + vp
+        w = 1.0 / vt if vt > 0.0 else float(n * n * n - n)
+        wsum += w
+        wslope += w * seg_slope[s_i]
+        wvp += w * w * vp
+        wvr += w * w * vr
+    return wslope / wsum, wvp / (wsum * wsum), wvr / (wsum * wsum)
+
+
 @njit(cache=True, parallel=True, nogil=True)
 def _fit_kernel(data, gdq, gain, readnoise, tgroup, nframes, kappa, coef, f1, f2, snr_edges,
                 slope, err, dq, var_p, var_r):
-    """Per-pixel segment search, fit and inverse-variance combination (see the module docstring)."""
+    """Per-pixel segment search, fit and combination with the pixel's own rate (version 1.0.0)."""
     nints, ngroups, ny, nx = data.shape
     maxseg = nints * (ngroups // 2) + 1
-    npow = snr_edges.shape[0]
     nan = np.float32(np.nan)
     for y in prange(ny):
         ramp = np.empty(ngroups, dtype=np.float64)
@@ -161,54 +242,9 @@ def _fit_kernel(data, gdq, gain, readnoise, tgroup, nframes, kappa, coef, f1, f2
         seg_n = np.empty(maxseg, dtype=np.int64)
         seg_p = np.empty(maxseg, dtype=np.int64)
         for x in range(nx):
-            g = gain[y, x]
-            rn = readnoise[y, x]
-            flags = 0
-            gain_ok = g > 0.0 and np.isfinite(g)
-            if not gain_ok:
-                flags |= _NO_GAIN | _DNU
-                g = 0.0
-            if not (rn >= 0.0 and np.isfinite(rn)):
-                flags |= _DNU
-                rn = 0.0
-            rn_grp2 = rn * rn / nframes                   # read-noise variance of one group, DN²
-            rn_diff_e2 = 2.0 * g * g * rn_grp2            # ... of a difference of two groups, e²
-            any_jump = False
-            any_sat = False
-            nseg = 0
-            for i in range(nints):
-                start = -1
-                for k in range(ngroups + 1):
-                    if k < ngroups:
-                        q = gdq[i, k, y, x]
-                        v = data[i, k, y, x]
-                        ramp[k] = v
-                        jump = (q & _JUMP) != 0
-                        any_jump = any_jump or jump
-                        any_sat = any_sat or (q & _SAT) != 0
-                        usable = (q & EXCLUDED) == 0 and np.isfinite(v)
-                    else:  # sentinel: closes the last run
-                        jump = False
-                        usable = False
-                    if start >= 0 and (not usable or jump):
-                        n = k - start
-                        if n >= 2:
-                            e = g * (ramp[k - 1] - ramp[start])
-                            p = 0
-                            if e > 0.0:
-                                snr = e / np.sqrt(e + rn_diff_e2)
-                                while p < npow and snr > snr_edges[p]:
-                                    p += 1
-                            s = 0.0
-                            for j in range(n):
-                                s += coef[p, n, j] * ramp[start + j]
-                            seg_slope[nseg] = s / tgroup
-                            seg_n[nseg] = n
-                            seg_p[nseg] = p
-                            nseg += 1
-                        start = -1
-                    if usable and start < 0:
-                        start = k
+            flags, g, gain_ok, rn_grp2, rn_diff_e2 = _pixel_constants(gain, readnoise, y, x, nframes)
+            nseg, any_jump, any_sat = _segments(data, gdq, y, x, g, rn_diff_e2, tgroup, coef, snr_edges,
+                                                ramp, seg_slope, seg_n, seg_p)
             if any_jump:
                 flags |= _JUMP
             if nseg == 0:
@@ -230,24 +266,9 @@ def _fit_kernel(data, gdq, gain, readnoise, tgroup, nframes, kappa, coef, f1, f2
                 num += wr * seg_slope[s_i]
                 den += wr
             rate = max(num / den, 0.0)
-            wsum = 0.0
-            wslope = 0.0
-            wvp = 0.0
-            wvr = 0.0
-            for s_i in range(nseg):
-                n = seg_n[s_i]
-                p = seg_p[s_i]
-                vr = rn_grp2 * f2[p, n] / (tgroup * tgroup)
-                vp = rate / (g * tgroup) * (f1[p, n] - kappa * f2[p, n]) if gain_ok else 0.0
-                vt = vr + vp
-                w = 1.0 / vt if vt > 0.0 else float(n * n * n - n)
-                wsum += w
-                wslope += w * seg_slope[s_i]
-                wvp += w * w * vp
-                wvr += w * w * vr
-            vp_tot = wvp / (wsum * wsum)
-            vr_tot = wvr / (wsum * wsum)
-            slope[y, x] = wslope / wsum
+            s, vp_tot, vr_tot = _combine(nseg, seg_slope, seg_n, seg_p, rate, g, gain_ok, rn_grp2, tgroup,
+                                         kappa, f1, f2)
+            slope[y, x] = s
             var_p[y, x] = vp_tot
             var_r[y, x] = vr_tot
             err[y, x] = np.sqrt(vp_tot + vr_tot)
