@@ -16,7 +16,7 @@ def calpipe_steps():
     from .linearity.step import LinearityStep
     from .mosaic.step import MosaicStep
     from .photom.step import PhotomStep
-    from .ramp_fit.step import RampFitStep
+    from .ramp_fit.step import RampFitStep, RampFitStepV1_1
     from .refpix.step import RefPixStep
     from .saturation.step import SaturationStep
     from .source_catalog.step import SourceCatalogStep
@@ -24,5 +24,5 @@ def calpipe_steps():
     from .superbias.step import SuperBiasStep
 
     return [AssignWcsStep, BandMergeStep, DarkCurrentStep, DQInitStep, FlatFieldStep, GainScaleStep,
-            GroupScaleStep, JumpStep, LinearityStep, MosaicStep, PhotomStep, RampFitStep, RefPixStep,
-            SaturationStep, SourceCatalogStep, SourceListStep, SuperBiasStep]
+            GroupScaleStep, JumpStep, LinearityStep, MosaicStep, PhotomStep, RampFitStep, RampFitStepV1_1,
+            RefPixStep, SaturationStep, SourceCatalogStep, SourceListStep, SuperBiasStep]

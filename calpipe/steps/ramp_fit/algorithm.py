@@ -38,6 +38,16 @@ The maths, per pixel (DN, seconds; ``R`` the read noise of one frame in DN,
   estimate, common to all segments of the pixel so that the weights below do
   not follow each segment's own noise: the segment slopes averaged with
   weights n³ − n, floored at 0.
+* Variance rate (``rate_window`` > 1, step version 1.1.0). A pixel's own rate is
+  noisy: where read noise dominates, a variance that follows it is too large
+  when the slope scattered up and too small when it scattered down (zero when
+  negative), and flooring at 0 biases it up, so pulls fall below 1 on faint sky.
+  As optimal-weighting fits do with a smoothed first-pass rate, the Poisson
+  variance is taken instead at the median of the first-pass rates over a
+  ``rate_window`` square, unless the pixel's own rate differs from that median
+  by more than ``rate_clip`` of its σ (a star's core, a hot pixel keep their
+  own), floored at 0. One-segment pixels keep their slope; pixels with several
+  segments are recombined with that rate.
 * Segments of all integrations are combined by inverse variance,
   ``w_s = 1 / (var_r,s + var_p,s)``, ``slope = Σ w_s s_s / Σ w_s`` (the same as
   combining within integrations, then integrations, by inverse variance). The
@@ -106,14 +116,17 @@ def slope_tables(ngroups: int) -> SlopeTables:
 
 
 def fit_ramps(data: np.ndarray, groupdq: np.ndarray, pixeldq: np.ndarray | None, gain: np.ndarray,
-              readnoise: np.ndarray, group_time: float, nframes: int, groupgap: int | None = None
-              ) -> RampFit:
+              readnoise: np.ndarray, group_time: float, nframes: int, groupgap: int | None = None,
+              rate_window: int = 1, rate_clip: float = 3.0) -> RampFit:
     """Slopes in DN/s with their variances and DQ from ramps (nints, ngroups, ny, nx) in DN.
 
     ``gain`` (ny, nx) e⁻/DN, ``readnoise`` (ny, nx) read noise of one frame in DN,
     ``group_time`` the time between groups (s), ``nframes`` frames averaged per group,
     ``groupgap`` frames dropped between groups (refines the Poisson variance of
     averaged groups; None leaves that small reduction out, which is conservative).
+    ``rate_window`` (odd) > 1 takes the Poisson variance at the median rate of that square of
+    pixels where the pixel agrees with it within ``rate_clip`` σ (see "Variance rate" above);
+    1 uses each pixel's own rate (version 1.0.0).
     """
     if data.ndim != 4:
         raise ValueError(f"ramp data must be 4-D (nints, ngroups, ny, nx), got shape {data.shape}")
@@ -127,6 +140,9 @@ def fit_ramps(data: np.ndarray, groupdq: np.ndarray, pixeldq: np.ndarray | None,
             raise ValueError(f"{name} shape {arr.shape} does not match the data's {image}")
     if not (np.isfinite(group_time) and group_time > 0):
         raise ValueError(f"group time must be positive, got {group_time}")
+    if rate_window < 1 or rate_window % 2 == 0 or not rate_clip > 0:
+        raise ValueError(f"rate_window must be odd and positive and rate_clip > 0, got {rate_window}, "
+                         f"{rate_clip}")
     if int(nframes) < 1 or (groupgap is not None and int(groupgap) < 0):
         raise ValueError(f"bad read pattern: nframes={nframes}, groupgap={groupgap}")
     m = int(nframes)
@@ -138,12 +154,20 @@ def fit_ramps(data: np.ndarray, groupdq: np.ndarray, pixeldq: np.ndarray | None,
     var_p = np.empty(image, dtype=np.float32)
     var_r = np.empty(image, dtype=np.float32)
     dq = np.array(pixeldq, dtype=np.uint32, order="C", copy=True)
-    _fit_kernel(np.ascontiguousarray(data, dtype=np.float32),
-                np.ascontiguousarray(groupdq, dtype=np.uint8),
-                np.ascontiguousarray(gain, dtype=np.float32),
-                np.ascontiguousarray(readnoise, dtype=np.float32),
-                float(group_time), float(m), kappa, tables.coef, tables.f1, tables.f2, SNR_EDGES,
-                slope, err, dq, var_p, var_r)
+    args = (np.ascontiguousarray(data, dtype=np.float32), np.ascontiguousarray(groupdq, dtype=np.uint8),
+            np.ascontiguousarray(gain, dtype=np.float32), np.ascontiguousarray(readnoise, dtype=np.float32),
+            float(group_time), float(m), kappa, tables.coef, tables.f1, tables.f2, SNR_EDGES)
+    if rate_window == 1:
+        _fit_kernel(*args, slope, err, dq, var_p, var_r)
+        return RampFit(slope, err, dq, var_p, var_r)
+    rate = np.empty(image, dtype=np.float64)
+    var_r1 = np.empty(image, dtype=np.float64)
+    pcoef = np.empty(image, dtype=np.float64)
+    nsegs = np.empty(image, dtype=np.int64)
+    _first_pass(*args, rate, var_r1, pcoef, nsegs, dq)
+    vrate = np.empty(image, dtype=np.float64)
+    _variance_rate(rate, var_r1, pcoef, rate_window // 2, float(rate_clip), vrate)
+    _second_pass(*args, rate, var_r1, pcoef, nsegs, vrate, slope, err, var_p, var_r)
     return RampFit(slope, err, dq, var_p, var_r)
 
 
@@ -273,3 +297,128 @@ def _fit_kernel(data, gdq, gain, readnoise, tgroup, nframes, kappa, coef, f1, f2
             var_r[y, x] = vr_tot
             err[y, x] = np.sqrt(vp_tot + vr_tot)
             dq[y, x] |= flags
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _first_pass(data, gdq, gain, readnoise, tgroup, nframes, kappa, coef, f1, f2, snr_edges,
+                rate, var_r1, pcoef, nsegs, dq):
+    """Each pixel's own rate (segments weighted by n³ − n, not floored) and its variance factors.
+
+    ``var_r1`` is the read-noise variance of that rate and ``pcoef`` its Poisson variance per unit
+    rate, so var = var_r1 + pcoef · r; for a one-segment pixel they are the final fit's exactly.
+    """
+    nints, ngroups, ny, nx = data.shape
+    maxseg = nints * (ngroups // 2) + 1
+    nan = np.float32(np.nan)
+    for y in prange(ny):
+        ramp = np.empty(ngroups, dtype=np.float64)
+        seg_slope = np.empty(maxseg, dtype=np.float64)
+        seg_n = np.empty(maxseg, dtype=np.int64)
+        seg_p = np.empty(maxseg, dtype=np.int64)
+        for x in range(nx):
+            flags, g, gain_ok, rn_grp2, rn_diff_e2 = _pixel_constants(gain, readnoise, y, x, nframes)
+            nseg, any_jump, any_sat = _segments(data, gdq, y, x, g, rn_diff_e2, tgroup, coef, snr_edges,
+                                                ramp, seg_slope, seg_n, seg_p)
+            nsegs[y, x] = nseg
+            if any_jump:
+                flags |= _JUMP
+            if nseg == 0:
+                flags |= _DNU
+                if any_sat:
+                    flags |= _SAT
+                rate[y, x] = nan
+                var_r1[y, x] = nan
+                pcoef[y, x] = nan
+                dq[y, x] |= flags
+                continue
+            if nseg == 1:
+                n, p = seg_n[0], seg_p[0]
+                rate[y, x] = seg_slope[0]
+                var_r1[y, x] = rn_grp2 * f2[p, n] / (tgroup * tgroup)
+                pcoef[y, x] = (f1[p, n] - kappa * f2[p, n]) / (g * tgroup) if gain_ok else 0.0
+                dq[y, x] |= flags
+                continue
+            num = 0.0
+            den = 0.0
+            vr = 0.0
+            pc = 0.0
+            for s_i in range(nseg):
+                n, p = seg_n[s_i], seg_p[s_i]
+                wr = float(n * n * n - n)
+                num += wr * seg_slope[s_i]
+                den += wr
+                vr += wr * wr * rn_grp2 * f2[p, n] / (tgroup * tgroup)
+                if gain_ok:
+                    pc += wr * wr * (f1[p, n] - kappa * f2[p, n]) / (g * tgroup)
+            rate[y, x] = num / den
+            var_r1[y, x] = vr / (den * den)
+            pcoef[y, x] = pc / (den * den)
+            dq[y, x] |= flags
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _variance_rate(rate, var_r1, pcoef, half, clip, out):
+    """The rate the Poisson variance uses: the local median of the first-pass rates (within
+    ``half`` pixels) where the pixel's own rate agrees with it within ``clip`` σ, else its own
+    (a source's core, a hot pixel); floored at 0."""
+    ny, nx = rate.shape
+    for y in prange(ny):
+        buf = np.empty((2 * half + 1) ** 2, dtype=np.float64)
+        for x in range(nx):
+            r = rate[y, x]
+            if not np.isfinite(r):
+                out[y, x] = np.nan
+                continue
+            k = 0
+            for yy in range(max(0, y - half), min(ny, y + half + 1)):
+                for xx in range(max(0, x - half), min(nx, x + half + 1)):
+                    v = rate[yy, xx]
+                    if np.isfinite(v):  # insertion sort: the window is small
+                        j = k
+                        while j > 0 and buf[j - 1] > v:
+                            buf[j] = buf[j - 1]
+                            j -= 1
+                        buf[j] = v
+                        k += 1
+            med = buf[k // 2] if k % 2 == 1 else 0.5 * (buf[k // 2 - 1] + buf[k // 2])
+            var = var_r1[y, x] + pcoef[y, x] * max(med, 0.0)
+            use = med if (r - med) ** 2 <= clip * clip * var else r
+            out[y, x] = max(use, 0.0)
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _second_pass(data, gdq, gain, readnoise, tgroup, nframes, kappa, coef, f1, f2, snr_edges,
+                 rate, var_r1, pcoef, nsegs, vrate, slope, err, var_p, var_r):
+    """Final slopes and variances with the Poisson variance taken at ``vrate``; only pixels with
+    several segments are fitted again (their inverse-variance weights depend on the rate)."""
+    nints, ngroups, ny, nx = data.shape
+    maxseg = nints * (ngroups // 2) + 1
+    nan = np.float32(np.nan)
+    for y in prange(ny):
+        ramp = np.empty(ngroups, dtype=np.float64)
+        seg_slope = np.empty(maxseg, dtype=np.float64)
+        seg_n = np.empty(maxseg, dtype=np.int64)
+        seg_p = np.empty(maxseg, dtype=np.int64)
+        for x in range(nx):
+            nseg = nsegs[y, x]
+            if nseg == 0:
+                slope[y, x] = nan
+                err[y, x] = nan
+                var_p[y, x] = nan
+                var_r[y, x] = nan
+                continue
+            r = vrate[y, x]
+            if nseg == 1:
+                vp_tot = pcoef[y, x] * r
+                vr_tot = var_r1[y, x]
+                s = rate[y, x]
+            else:
+                _, g, gain_ok, rn_grp2, rn_diff_e2 = _pixel_constants(gain, readnoise, y, x, nframes)
+                nseg, _, _ = _segments(data, gdq, y, x, g, rn_diff_e2, tgroup, coef, snr_edges,
+                                       ramp, seg_slope, seg_n, seg_p)
+                s, vp_tot, vr_tot = _combine(nseg, seg_slope, seg_n, seg_p, r, g, gain_ok, rn_grp2, tgroup,
+                                             kappa, f1, f2)
+            slope[y, x] = s
+            var_p[y, x] = vp_tot
+            var_r[y, x] = vr_tot
+            err[y, x] = np.sqrt(vp_tot + vr_tot)
