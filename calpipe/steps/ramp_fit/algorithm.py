@@ -47,7 +47,9 @@ The maths, per pixel (DN, seconds; ``R`` the read noise of one frame in DN,
   ``rate_window`` square, unless the pixel's own rate differs from that median
   by more than ``rate_clip`` of its σ (a star's core, a hot pixel keep their
   own), floored at 0. One-segment pixels keep their slope; pixels with several
-  segments are recombined with that rate.
+  segments are recombined with that rate. The read-noise variance of a group
+  also gains quantum²/12 (DN²): raw groups are rounded to integers on board,
+  ~3 % of a MEDIUM8 group's read-noise variance.
 * Segments of all integrations are combined by inverse variance,
   ``w_s = 1 / (var_r,s + var_p,s)``, ``slope = Σ w_s s_s / Σ w_s`` (the same as
   combining within integrations, then integrations, by inverse variance). The
@@ -117,7 +119,7 @@ def slope_tables(ngroups: int) -> SlopeTables:
 
 def fit_ramps(data: np.ndarray, groupdq: np.ndarray, pixeldq: np.ndarray | None, gain: np.ndarray,
               readnoise: np.ndarray, group_time: float, nframes: int, groupgap: int | None = None,
-              rate_window: int = 1, rate_clip: float = 3.0) -> RampFit:
+              rate_window: int = 1, rate_clip: float = 3.0, quantum: float = 0.0) -> RampFit:
     """Slopes in DN/s with their variances and DQ from ramps (nints, ngroups, ny, nx) in DN.
 
     ``gain`` (ny, nx) e⁻/DN, ``readnoise`` (ny, nx) read noise of one frame in DN,
@@ -126,7 +128,9 @@ def fit_ramps(data: np.ndarray, groupdq: np.ndarray, pixeldq: np.ndarray | None,
     averaged groups; None leaves that small reduction out, which is conservative).
     ``rate_window`` (odd) > 1 takes the Poisson variance at the median rate of that square of
     pixels where the pixel agrees with it within ``rate_clip`` σ (see "Variance rate" above);
-    1 uses each pixel's own rate (version 1.0.0).
+    1 uses each pixel's own rate (version 1.0.0), and then ``quantum`` must be 0.
+    ``quantum`` (DN) is the step of the digitised groups (1 for uint16 raw data): each group's
+    read-noise variance gains quantum²/12, the rounding's (with ``rate_window`` > 1 only).
     """
     if data.ndim != 4:
         raise ValueError(f"ramp data must be 4-D (nints, ngroups, ny, nx), got shape {data.shape}")
@@ -143,6 +147,8 @@ def fit_ramps(data: np.ndarray, groupdq: np.ndarray, pixeldq: np.ndarray | None,
     if rate_window < 1 or rate_window % 2 == 0 or not rate_clip > 0:
         raise ValueError(f"rate_window must be odd and positive and rate_clip > 0, got {rate_window}, "
                          f"{rate_clip}")
+    if not quantum >= 0 or (rate_window == 1 and quantum != 0):
+        raise ValueError(f"quantum must be >= 0 (and 0 with rate_window 1), got {quantum}")
     if int(nframes) < 1 or (groupgap is not None and int(groupgap) < 0):
         raise ValueError(f"bad read pattern: nframes={nframes}, groupgap={groupgap}")
     m = int(nframes)
@@ -164,10 +170,11 @@ def fit_ramps(data: np.ndarray, groupdq: np.ndarray, pixeldq: np.ndarray | None,
     var_r1 = np.empty(image, dtype=np.float64)
     pcoef = np.empty(image, dtype=np.float64)
     nsegs = np.empty(image, dtype=np.int64)
-    _first_pass(*args, rate, var_r1, pcoef, nsegs, dq)
+    qvar = float(quantum) ** 2 / 12.0
+    _first_pass(*args, qvar, rate, var_r1, pcoef, nsegs, dq)
     vrate = np.empty(image, dtype=np.float64)
     _variance_rate(rate, var_r1, pcoef, rate_window // 2, float(rate_clip), vrate)
-    _second_pass(*args, rate, var_r1, pcoef, nsegs, vrate, slope, err, var_p, var_r)
+    _second_pass(*args, qvar, rate, var_r1, pcoef, nsegs, vrate, slope, err, var_p, var_r)
     return RampFit(slope, err, dq, var_p, var_r)
 
 
@@ -216,8 +223,10 @@ def _segments(data, gdq, y, x, g, rn_diff_e2, tgroup, coef, snr_edges, ramp, seg
 
 
 @njit(cache=True, nogil=True)
-def _pixel_constants(gain, readnoise, y, x, nframes):
-    """(flags, gain or 0, gain usable, read-noise variance of a group DN², of a group difference e²)."""
+def _pixel_constants(gain, readnoise, y, x, nframes, qvar):
+    """(flags, gain or 0, gain usable, read-noise variance of a group DN², of a group difference e²).
+
+    ``qvar`` (DN²) is added to each group's variance: the rounding of digitised groups."""
     g = gain[y, x]
     rn = readnoise[y, x]
     flags = 0
@@ -228,7 +237,7 @@ def _pixel_constants(gain, readnoise, y, x, nframes):
     if not (rn >= 0.0 and np.isfinite(rn)):
         flags |= _DNU
         rn = 0.0
-    rn_grp2 = rn * rn / nframes
+    rn_grp2 = rn * rn / nframes + qvar
     return flags, g, gain_ok, rn_grp2, 2.0 * g * g * rn_grp2
 
 
@@ -266,7 +275,7 @@ def _fit_kernel(data, gdq, gain, readnoise, tgroup, nframes, kappa, coef, f1, f2
         seg_n = np.empty(maxseg, dtype=np.int64)
         seg_p = np.empty(maxseg, dtype=np.int64)
         for x in range(nx):
-            flags, g, gain_ok, rn_grp2, rn_diff_e2 = _pixel_constants(gain, readnoise, y, x, nframes)
+            flags, g, gain_ok, rn_grp2, rn_diff_e2 = _pixel_constants(gain, readnoise, y, x, nframes, 0.0)
             nseg, any_jump, any_sat = _segments(data, gdq, y, x, g, rn_diff_e2, tgroup, coef, snr_edges,
                                                 ramp, seg_slope, seg_n, seg_p)
             if any_jump:
@@ -300,7 +309,7 @@ def _fit_kernel(data, gdq, gain, readnoise, tgroup, nframes, kappa, coef, f1, f2
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def _first_pass(data, gdq, gain, readnoise, tgroup, nframes, kappa, coef, f1, f2, snr_edges,
+def _first_pass(data, gdq, gain, readnoise, tgroup, nframes, kappa, coef, f1, f2, snr_edges, qvar,
                 rate, var_r1, pcoef, nsegs, dq):
     """Each pixel's own rate (segments weighted by n³ − n, not floored) and its variance factors.
 
@@ -316,7 +325,7 @@ def _first_pass(data, gdq, gain, readnoise, tgroup, nframes, kappa, coef, f1, f2
         seg_n = np.empty(maxseg, dtype=np.int64)
         seg_p = np.empty(maxseg, dtype=np.int64)
         for x in range(nx):
-            flags, g, gain_ok, rn_grp2, rn_diff_e2 = _pixel_constants(gain, readnoise, y, x, nframes)
+            flags, g, gain_ok, rn_grp2, rn_diff_e2 = _pixel_constants(gain, readnoise, y, x, nframes, qvar)
             nseg, any_jump, any_sat = _segments(data, gdq, y, x, g, rn_diff_e2, tgroup, coef, snr_edges,
                                                 ramp, seg_slope, seg_n, seg_p)
             nsegs[y, x] = nseg
@@ -387,7 +396,7 @@ def _variance_rate(rate, var_r1, pcoef, half, clip, out):
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def _second_pass(data, gdq, gain, readnoise, tgroup, nframes, kappa, coef, f1, f2, snr_edges,
+def _second_pass(data, gdq, gain, readnoise, tgroup, nframes, kappa, coef, f1, f2, snr_edges, qvar,
                  rate, var_r1, pcoef, nsegs, vrate, slope, err, var_p, var_r):
     """Final slopes and variances with the Poisson variance taken at ``vrate``; only pixels with
     several segments are fitted again (their inverse-variance weights depend on the rate)."""
@@ -413,7 +422,7 @@ def _second_pass(data, gdq, gain, readnoise, tgroup, nframes, kappa, coef, f1, f
                 vr_tot = var_r1[y, x]
                 s = rate[y, x]
             else:
-                _, g, gain_ok, rn_grp2, rn_diff_e2 = _pixel_constants(gain, readnoise, y, x, nframes)
+                _, g, gain_ok, rn_grp2, rn_diff_e2 = _pixel_constants(gain, readnoise, y, x, nframes, qvar)
                 nseg, _, _ = _segments(data, gdq, y, x, g, rn_diff_e2, tgroup, coef, snr_edges,
                                        ramp, seg_slope, seg_n, seg_p)
                 s, vp_tot, vr_tot = _combine(nseg, seg_slope, seg_n, seg_p, r, g, gain_ok, rn_grp2, tgroup,

@@ -31,6 +31,8 @@ class RampFitStepV1_1(RampFitStep):
                                  "median rate sets the Poisson variance; 1 = each pixel's own rate")
         rate_clip: float = Field(3.0, gt=0, description="a pixel whose own rate differs from that median "
                                  "by more than this many sigma keeps its own")
+        quantum: float = Field(1.0, ge=0, description="step (DN) of the digitised raw groups: adds "
+                               "quantum**2/12 to each group's read-noise variance (0 for float ramps)")
 
         @field_validator("rate_window")
         @classmethod
@@ -40,7 +42,8 @@ class RampFitStepV1_1(RampFitStep):
             return value
 
     def process(self, product, refs, params):
-        return _fit(product, refs, rate_window=params.rate_window, rate_clip=params.rate_clip)
+        return _fit(product, refs, rate_window=params.rate_window, rate_clip=params.rate_clip,
+                    quantum=params.quantum)
 
 
 def _fit(product, refs, **options):
