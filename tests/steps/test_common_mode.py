@@ -98,7 +98,7 @@ def _ramp(data, pixeldq):
 
 
 def test_step_corrects_a_subarray_and_leaves_a_readout_with_reference_pixels_alone():
-    data, offsets, labels = ramps_with_offsets(9)
+    data, _, labels = ramps_with_offsets(9)
     out = CommonModeStep().process(_ramp(data.copy(), np.zeros((SIDE, SIDE), np.uint32)), {},
                                    CommonModeStep.Params())
     expected = data - measure_offsets(data, np.zeros(data.shape, np.uint8), np.zeros((SIDE, SIDE), np.uint32),

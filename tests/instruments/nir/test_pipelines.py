@@ -269,3 +269,36 @@ def test_completeness_of_1_1_0_against_1_0_0_on_identical_arrays(tmp_path, seed)
     for band in ("5-10", "10+"):
         assert found["nir_detector1@1.1.0"][band] >= found["nir_detector1@1.0.0"][band] - 0.005
     assert found["nir_detector1@1.1.0"]["10+"] >= 0.95
+
+
+def _noiseless_slope_error(tmp_path, seed, sky):
+    """Largest |slope − truth| of a noiseless uint16 exposure, and the rounding's bound for it.
+
+    Each group is rounded to an integer, an error of at most 0.5 DN; a slope Σ a_i y_i / t then
+    errs by at most 0.5 Σ |a_i| / t, largest for the end-point weights (P = 10): 0.36 DN/s for
+    10 MEDIUM8 groups of a 128² subarray (t = 0.42 s). "Exact to 1e-6" holds for float ramps only.
+    """
+    from calpipe.steps.ramp_fit.algorithm import slope_tables
+
+    sim = simulate(tmp_path / "raw", readpatt="MEDIUM8", ngroups=10, subarray=SIDE, seed=seed, noiseless=True,
+                   sources=[], sky=sky)
+    _run("nir_detector1", [sim.raw], tmp_path / "out")
+    rate = open_product(tmp_path / "out" / sim.raw.name.replace("_uncal", "_rate"))
+    expected = _truth(sim.truth)["rate"] - cutout(detector_maps().dark, rate)
+    good = _good(rate)
+    coef = slope_tables(10).coef[:, 10, :10]
+    bound = 0.5 * np.abs(coef).sum(axis=1).max() / rate.meta.exposure.group_time
+    return float(np.abs(rate.data - expected)[good].max()), bound
+
+
+@pytest.mark.parametrize("seed, sky", [(5, 0.0), (6, 1.0), (7, 20.0)])
+def test_noiseless_uint16_slopes_within_the_rounding_bound(tmp_path, seed, sky):
+    error, bound = _noiseless_slope_error(tmp_path, seed, sky)
+    assert error <= bound * (1 + 1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(50, 60))
+def test_noiseless_uint16_slopes_within_the_rounding_bound_on_ten_seeds(tmp_path, seed):
+    error, bound = _noiseless_slope_error(tmp_path, seed, [0.0, 1.0, 20.0][seed % 3])
+    assert error <= bound * (1 + 1e-5)
