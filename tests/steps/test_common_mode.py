@@ -93,6 +93,7 @@ def _ramp(data, pixeldq):
     ramp.groupdq = np.zeros(data.shape, np.uint8)
     ramp.pixeldq = pixeldq
     ramp.meta.filename = "nir_sub_ramp.fits"
+    ramp.meta.instrument.name = "NIR"  # its plugin states 512-column amplifiers
     ramp.meta.subarray.xstart = 1024 - SIDE // 2 + 1
     return ramp
 
@@ -108,3 +109,15 @@ def test_step_corrects_a_subarray_and_leaves_a_readout_with_reference_pixels_alo
     with_border[:4] = DQ.REFERENCE_PIXEL
     same = CommonModeStep().process(_ramp(data.copy(), with_border), {}, CommonModeStep.Params())
     np.testing.assert_array_equal(same.data, data)
+
+
+def test_an_instrument_without_an_amplifier_width_needs_the_parameter():
+    from calpipe.core.errors import InputDataError
+
+    data, _, _ = ramps_with_offsets(10)
+    ramp = _ramp(data, np.zeros((SIDE, SIDE), np.uint32))
+    ramp.meta.instrument.name = "DEMO"
+    with pytest.raises(InputDataError, match=r"nir_sub_ramp\.fits: instrument 'demo' states no amplifier width"):
+        CommonModeStep().process(ramp, {}, CommonModeStep.Params())
+    out = CommonModeStep().process(ramp, {}, CommonModeStep.Params(amp_width=512))
+    assert out.data.shape == data.shape
