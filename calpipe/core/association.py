@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from . import limits
 from .errors import InputDataError
 
 ASSOCIATION_SUFFIXES = (".yaml", ".yml", ".json")
@@ -54,11 +55,12 @@ def load_association(path: Path) -> Group:
 
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        text = limits.read_text(path, limits.MAX_YAML_BYTES, InputDataError, "association file")
+        data = (json.loads(text) if path.suffix == ".json"
+                else limits.safe_yaml(text, str(path), InputDataError))
     except FileNotFoundError:
         raise InputDataError(f"{path}: association file not found (check the path)") from None
-    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError, yaml.YAMLError) as exc:
         raise InputDataError(f"{path}: not a readable association file ({exc})") from None
     try:
         spec = AssociationSpec.model_validate(data)
