@@ -270,11 +270,13 @@ class Runner:
     @staticmethod
     def _write(product: Any, output_dir: Path, base: str, group: Group) -> list[Path]:
         """``base``.fits, or ``base``_<label>.fits per member of a set; never over an input."""
-        from .io import write_atomic
+        from .io import clean_stale_parts, write_atomic
 
         items = product.items if isinstance(product, ProductSet) else [("", product)]
         paths = [output_dir / (f"{base}_{label}.fits" if label else f"{base}.fits") for label, _ in items]
         _refuse_overwrite(paths, group)
+        for stale in clean_stale_parts(output_dir):  # a run killed here before left them
+            log.info("removed %s, left by a run that was killed", stale)
         for path, (_, model) in zip(paths, items, strict=True):
             write_atomic(model, path)
             log.info("wrote %s", path)
@@ -335,19 +337,6 @@ def run_one(runner: Runner, group: Group, output_dir: Path, save_intermediates: 
         return Outcome(group.source, error=f"internal error: {type(exc).__name__}: {exc}", exit_code=1)
 
 
-_worker_runner: Runner | None = None
-
-
-def _start_worker(make_runner: Callable[[], Runner]) -> None:
-    global _worker_runner
-    _worker_runner = make_runner()
-
-
-def _run_in_worker(group: Group, output_dir: Path, save_intermediates: bool) -> Outcome:
-    assert _worker_runner is not None
-    return run_one(_worker_runner, group, output_dir, save_intermediates)
-
-
 def run_many(runner: Runner, inputs: Iterable[Path | Group], output_dir: Path, jobs: int = 1,
              save_intermediates: bool = False, progress: Callable[[Outcome], None] | None = None,
              make_runner: Callable[[], Runner] | None = None) -> list[Outcome]:
@@ -355,9 +344,9 @@ def run_many(runner: Runner, inputs: Iterable[Path | Group], output_dir: Path, j
 
     Failures are collected, not raised.
 
-    Workers are spawned, not forked (numba's OpenMP runtime does not survive a
-    fork), and build their runner with ``make_runner``, a picklable factory that
-    must pin everything the parent settled (e.g. the reference context).
+    Workers (workers.py) build their runner with ``make_runner``, a picklable
+    factory that must pin everything the parent settled (e.g. the reference
+    context); a worker that dies costs only the input it was running.
     """
     inputs = [i if isinstance(i, Group) else Group.of(i) for i in inputs]
     outcomes: list[Outcome] = []
@@ -367,32 +356,18 @@ def run_many(runner: Runner, inputs: Iterable[Path | Group], output_dir: Path, j
             if progress:
                 progress(outcomes[-1])
         return outcomes
-    import multiprocessing
     import os
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from concurrent.futures.process import BrokenProcessPool
+
+    from .workers import run_pool
 
     # numba would start one thread per core in every worker: share the cores instead
     threads = str(max(1, (os.cpu_count() or 1) // jobs))
     previous = os.environ.get("NUMBA_NUM_THREADS")
     os.environ["NUMBA_NUM_THREADS"] = threads
     try:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_start_worker, initargs=(make_runner,)) as pool:
-            futures = {pool.submit(_run_in_worker, p, output_dir, save_intermediates): p for p in inputs}
-            for future in as_completed(futures):
-                try:
-                    outcome = future.result()
-                except BrokenProcessPool as exc:
-                    outcome = Outcome(futures[future].source, error=f"worker process died: {exc}",
-                                      exit_code=1)
-                outcomes.append(outcome)
-                if progress:
-                    progress(outcome)
+        return run_pool(make_runner, inputs, output_dir, jobs, save_intermediates, progress)
     finally:
         if previous is None:
             os.environ.pop("NUMBA_NUM_THREADS", None)
         else:
             os.environ["NUMBA_NUM_THREADS"] = previous
-    order = {g.source: i for i, g in enumerate(inputs)}
-    return sorted(outcomes, key=lambda o: order[o.input])
