@@ -147,8 +147,9 @@ class Runner:
         refs = {}
         for reftype in self.pipeline.reftypes():
             ref = self.resolver.resolve(reftype, product)
+            named = f"{ref.name} ({ref.path})" if ref.name and ref.name != ref.path.name else str(ref.path)
             if not ref.path.is_file():
-                raise RefDataError(f"{ref.path}: reference file for '{reftype}' not found "
+                raise RefDataError(f"{named}: reference file for '{reftype}' not found "
                                    f"(check --ref {reftype}=PATH or the reference store)")
             digest = sha256_file(ref.path)
             if ref.sha256 is not None and digest != ref.sha256:
@@ -157,12 +158,15 @@ class Runner:
                                    "or publish a new context")
             key = (ref.path.resolve(), digest)
             if key not in self._ref_cache:
-                model = open_product(ref.path, self.models, error=RefDataError)
+                try:
+                    model = open_product(ref.path, self.models, error=RefDataError)
+                except RefDataError as exc:  # name the file by its own name, not only its hash
+                    raise RefDataError(f"reference file {named}: {exc}" if ref.name else str(exc)) from None
                 declared = getattr(model.meta, "reftype", None)
                 if declared != reftype:
                     what = (f"REFTYPE = '{declared}'" if declared
                             else f"a {type(model).__name__}, not a reference file")
-                    raise RefDataError(f"{ref.path}: {what}, but it was given as '{reftype}' "
+                    raise RefDataError(f"{named}: {what}, but it was given as '{reftype}' "
                                        f"(pass a {reftype} reference file)")
                 use = RefUse(reftype, ref.name or ref.path.name, digest, ref.overridden)
                 self._ref_cache[key] = LoadedRef(use, model)

@@ -28,6 +28,8 @@ def calpipe_add_commands(subparsers):
     sub = ref.add_subparsers(dest="refdata_command", required=True, metavar="COMMAND")
     init = sub.add_parser("init", help="build and publish the built-in reference contexts")
     init.add_argument("--upto", type=int, metavar="N", help="only the built-in contexts up to number N")
+    init.add_argument("--repair", action="store_true",
+                      help="also rebuild built-in reference files missing from the store (checked by hash)")
     init.set_defaults(func=_init)
     sub.add_parser("list", help="published contexts").set_defaults(func=_list)
     show = sub.add_parser("show", help="the rules of one context")
@@ -71,12 +73,16 @@ def _registry():
 
 
 def _init(args) -> int:
-    from .builtin import init
+    from .builtin import init, repair
 
     store = _store(args)
     new = init(store, _registry(), args.upto)
     print(f"{store.root}: " + (", ".join(f"published context {c.name} ({c.rationale})" for c in new)
                                or f"up to date (contexts {', '.join(map(str, store.context_numbers()))})"))
+    if args.repair:
+        restored = repair(store, _registry())
+        print(f"{store.root}: " + (f"rebuilt {len(restored)} missing built-in file(s): {', '.join(restored)}"
+                                   if restored else "no built-in reference file is missing"))
     return 0
 
 

@@ -119,7 +119,7 @@ class Store:
         path = self.file_path(rule.sha256)
         if not path.is_file():
             raise RefDataError(f"{path}: reference file {rule.name} is missing from the store "
-                               "(restore it, or `calpipe refdata init` for the built-in sets)")
+                               "(restore it; `calpipe refdata init --repair` rebuilds built-in ones)")
         actual = sha256_file(path)
         if actual != rule.sha256:
             raise RefDataError(f"{path}: reference file {rule.name} was modified (sha256 {actual[:16]}… "
@@ -186,10 +186,11 @@ class Store:
             raise RefDataError(f"{path}: REFTYPE {entry['reftype']} in the header but {declared} "
                                "in the model")
         entry.update(name=path.name, sha256=sha256_file(path), select=select)
-        self._copy_in(path, entry["sha256"])
+        self.copy_in(path, entry["sha256"])
         return entry
 
-    def _copy_in(self, path: Path, sha256: str) -> None:
+    def copy_in(self, path: Path, sha256: str) -> None:
+        """Copy ``path`` in under its address, atomically; a full disk leaves no temp file."""
         target = self.file_path(sha256)
         if target.is_file():
             return
