@@ -47,8 +47,8 @@ def read_bytes(path: Path, limit: int, error: type[Exception], what: str) -> byt
                         f"files only)")
         if st.st_size > limit:
             raise error(f"{path}: {st.st_size} bytes, more than the {limit} a {what} may have")
-        data = f.read(limit + 1)
-    if len(data) > limit:  # grew while being read
+        data = f.read(st.st_size + 1)  # one byte more: a file growing while read is seen
+    if len(data) > limit:
         raise error(f"{path}: more than the {limit} bytes a {what} may have")
     return data
 

@@ -104,3 +104,35 @@ def import_chain(directory: Path, depth: int, leaf: str) -> Path:
         (directory / f"p{i}.yaml").write_text(
             f"name: p{i}\nversion: 1.0.0\ninput: 2\noutput: 2\nimports:\n  - pipeline: {target}\n")
     return directory / "p0.yaml"
+
+
+def packets(data: bytes) -> list[tuple[int, int]]:
+    """(start, end) of each CCSDS packet: 6-byte primary header, length field = data bytes - 1."""
+    spans, pos = [], 0
+    while pos + 6 <= len(data):
+        end = pos + 6 + int.from_bytes(data[pos + 4:pos + 6], "big") + 1
+        spans.append((pos, end))
+        pos = end
+    return spans
+
+
+def lie_about_length(data: bytes, total: int, shape: tuple[int, ...]) -> bytes:
+    """Every science packet claims a stream of ``total`` bytes and ``shape``, with its CRC made valid."""
+    import numpy as np
+
+    from calpipe.level0.packets import PRIMARY_HEADER_BYTES, crc16, layout
+
+    science = layout().packets["science"]
+    fields = science.record_dtype.fields
+    out = bytearray(data)
+    for start, end in packets(data):
+        if int.from_bytes(data[start:start + 2], "big") & 0x7FF != science.apid:
+            continue
+        base = start + PRIMARY_HEADER_BYTES
+        for name, value in (("TOTAL", np.array(total, ">u8")), ("NDIM", np.array(len(shape), ">u1")),
+                            ("SHAPE", np.array([*shape, 0, 0, 0, 0][:4], ">u4"))):
+            offset = base + fields[name][1]
+            raw = value.tobytes()
+            out[offset:offset + len(raw)] = raw
+        out[end - 2:end] = crc16(bytes(out[start:end - 2])).to_bytes(2, "big")
+    return bytes(out)
