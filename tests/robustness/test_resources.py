@@ -11,7 +11,7 @@ import pytest
 from calpipe.core import limits
 
 from . import corpus
-from .harness import assert_refused, fingerprint, run_cli
+from .harness import assert_refused, fingerprint
 
 QUICK = 10.0  # seconds: a refusal must not take longer than reading a small file
 

@@ -109,8 +109,7 @@ def test_killing_one_strun_worker_loses_no_input(pristine, tmp_path):
         deadline = time.monotonic() + 60
         victims: set[int] = set()
         while time.monotonic() < deadline and not victims:
-            victims = {c for c in _children(proc.pid) if "calpipe.core.workers" in _cmdline(c)
-                       or "multiprocessing" in _cmdline(c) and "resource_tracker" not in _cmdline(c)}
+            victims = {c for c in _children(proc.pid) if "spawn_main" in _cmdline(c)}
             time.sleep(0.05)
         assert victims, "no worker process appeared"
         os.kill(min(victims), signal.SIGKILL)
