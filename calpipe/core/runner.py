@@ -119,6 +119,7 @@ class Runner:
                                  "reference file, not a product to calibrate")
         if model.data is None:
             raise InputDataError(f"{name}: no SCI array (the file is incomplete; regenerate it)")
+        _check_planes(model, name)
         level = model.meta.data_level
         if level is None or level != p.input_level:
             raise InputDataError(f"{name}: DATALVL = {level}, but pipeline {p.name} takes level "
@@ -168,6 +169,8 @@ class Runner:
                             else f"a {type(model).__name__}, not a reference file")
                     raise RefDataError(f"{named}: {what}, but it was given as '{reftype}' "
                                        f"(pass a {reftype} reference file)")
+                # steps name a reference by meta.filename: its own name and its hash, not its store path
+                model.meta.filename = f"{ref.name or ref.path.name} (sha256 {digest[:12]}…)"
                 use = RefUse(reftype, ref.name or ref.path.name, digest, ref.overridden)
                 self._ref_cache[key] = LoadedRef(use, model)
             refs[reftype] = self._ref_cache[key]
@@ -288,6 +291,21 @@ class Runner:
 
 
 _RAW_SUFFIXES = ("raw", "uncal")
+_PLANES = ("err", "dq", "pixeldq", "groupdq", "var_poisson", "var_rnoise", "var_flat")
+
+
+def _check_planes(model: Any, name: str) -> None:
+    """Every image plane must cover the pixels of SCI; the input is at fault if one does not."""
+    import numpy as np
+
+    sci = np.shape(model.data)
+    if 0 in sci:
+        raise InputDataError(f"{name}: SCI has shape {sci}, no pixels (a truncated file; regenerate it)")
+    for plane in _PLANES:
+        array = getattr(model, plane, None) if plane in model.instance else None
+        if array is not None and np.shape(array)[-2:] != sci[-2:]:
+            raise InputDataError(f"{name}: {plane.upper()} has shape {np.shape(array)} but SCI has {sci} "
+                                 "(an inconsistent file; regenerate it)")
 
 
 def _refuse_overwrite(outputs: list[Path], group: Group) -> None:
