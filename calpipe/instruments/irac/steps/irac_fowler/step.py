@@ -51,11 +51,10 @@ class IracFowlerStep(Step):
             if value is None:
                 raise InputDataError(f"{name}: missing keyword {keyword}, needed for the uncertainties (set "
                                      f"it in the header or the step parameter {keyword.lower()})")
-            if (keyword == "GAIN" and not (math.isfinite(value) and value > 0)) or not math.isfinite(value) \
-                    or value < 0:
-                raise InputDataError(f"{name}: {keyword} = {value} is not a physical value (GAIN must be a "
-                                     "positive number of e-/DN, RONOISE a non-negative number of e-); fix the "
-                                     f"header or set the step parameter {keyword.lower()}")
+            if not math.isfinite(value) or value < 0 or (keyword == "GAIN" and value == 0):
+                raise InputDataError(f"{name}: {keyword} = {value} is not physical (GAIN: e-/DN > 0, "
+                                     "RONOISE: e- >= 0); fix the header or set the step parameter "
+                                     f"{keyword.lower()}")
         insb = is_insb(channel)
         bias = truncation_bias(fowler.barrel, insb, params.truncation)
         data = normalise(unflip(raw, insb), fowler.barrel, fowler.nfowler, bias)
