@@ -151,6 +151,20 @@ def output_error(exc: OSError, directory: Path) -> UsageError:
     return UsageError(f"{directory}: cannot write ({exc.strerror or exc})")
 
 
+def _os_cause(exc: BaseException | None) -> OSError | None:
+    """The OSError behind a failed write, if any: astropy reports a short write without an errno,
+    and can hide it behind an AttributeError of its own cleanup."""
+    for _ in range(5):
+        if exc is None:
+            return None
+        if isinstance(exc, OSError):
+            if exc.errno is None and " written" in str(exc):  # "16384 requested and 6160 written"
+                return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return exc
+        exc = exc.__context__
+    return None
+
+
 def write_atomic(model: Any, path: Path) -> Path:
     """Write ``model`` to ``path`` as FITS via a temporary file and an atomic rename.
 
@@ -173,8 +187,8 @@ def write_atomic(model: Any, path: Path) -> Path:
         if tmp is not None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
-        cause = exc if isinstance(exc, OSError) else exc.__context__
-        if isinstance(exc, OSError) or (isinstance(cause, OSError) and cause.errno == errno.ENOSPC):
+        cause = _os_cause(exc)
+        if cause is not None:
             raise output_error(cause, path.parent) from exc
         raise
     return path

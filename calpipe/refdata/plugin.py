@@ -76,13 +76,13 @@ def _init(args) -> int:
     from .builtin import init, repair
 
     store = _store(args)
-    new = init(store, _registry(), args.upto)
-    print(f"{store.root}: " + (", ".join(f"published context {c.name} ({c.rationale})" for c in new)
-                               or f"up to date (contexts {', '.join(map(str, store.context_numbers()))})"))
     if args.repair:
         restored = repair(store, _registry())
         print(f"{store.root}: " + (f"rebuilt {len(restored)} missing built-in file(s): {', '.join(restored)}"
                                    if restored else "no built-in reference file is missing"))
+    new = init(store, _registry(), args.upto)
+    print(f"{store.root}: " + (", ".join(f"published context {c.name} ({c.rationale})" for c in new)
+                               or f"up to date (contexts {', '.join(map(str, store.context_numbers()))})"))
     return 0
 
 
