@@ -70,7 +70,7 @@ def load_association(path: Path) -> Group:
         raise InputDataError(f"{path}: not an association ({problems}); it needs 'name' and a "
                              "'members' list of product files") from None
     members = tuple((path.parent / m) for m in spec.members)
-    missing = [str(m) for m in members if not m.is_file()]
+    missing = [str(m) for m in members if not _is_file(m)]
     if missing:
         raise InputDataError(f"{path}: member(s) not found: {', '.join(missing)} (paths are relative to "
                              "the association file)")
@@ -80,6 +80,14 @@ def load_association(path: Path) -> Group:
         raise InputDataError(f"{path}: more than one member named {', '.join(twice)} (outputs and provenance "
                              "tell members by file name: list each product once, renaming copies)")
     return Group(spec.name, members, path)
+
+
+def _is_file(path: Path) -> bool:
+    """Path.is_file, with a name too long (or otherwise unusable) counted as not found."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def group_name(paths: list[Path], fallback: str) -> str:
