@@ -169,8 +169,6 @@ class Runner:
                             else f"a {type(model).__name__}, not a reference file")
                     raise RefDataError(f"{named}: {what}, but it was given as '{reftype}' "
                                        f"(pass a {reftype} reference file)")
-                # steps name a reference by meta.filename: its own name and its hash, not its store path
-                model.meta.filename = f"{ref.name or ref.path.name} (sha256 {digest[:12]}…)"
                 use = RefUse(reftype, ref.name or ref.path.name, digest, ref.overridden)
                 self._ref_cache[key] = LoadedRef(use, model)
             refs[reftype] = self._ref_cache[key]
@@ -201,7 +199,7 @@ class Runner:
             except Exception as exc:
                 record.status = STATUS_FAILED
                 record.error = f"{type(exc).__name__}: {exc}"
-                raise StepFailedError(rs.id, name, exc) from exc
+                raise StepFailedError(rs.id, name, _named(exc, refs)) from exc
             finally:
                 record.duration_s = round(time.perf_counter() - start, 6)
             record.status = STATUS_COMPLETE
@@ -288,6 +286,18 @@ class Runner:
             write_atomic(model, path)
             log.info("wrote %s", path)
         return paths
+
+
+def _named(exc: Exception, refs: dict[str, LoadedRef]) -> Exception:
+    """A step's reference error naming store files (<sha256>.fits) by their own name as well."""
+    if not isinstance(exc, RefDataError):
+        return exc
+    text = str(exc)
+    for ref in refs.values():
+        stored = f"{ref.use.sha256}.fits"
+        if stored in text and ref.use.name != stored:
+            text = text.replace(stored, f"{ref.use.name} ({stored})")
+    return RefDataError(text) if text != str(exc) else exc
 
 
 _RAW_SUFFIXES = ("raw", "uncal")

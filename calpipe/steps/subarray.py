@@ -10,11 +10,11 @@ from calpipe.core.errors import InputDataError
 def cutout(array: Any, product: Any) -> Any:
     """The region of a full-frame reference ``array`` (..., Y, X) that ``product`` was read from.
 
-    A reference smaller than the data is the reference's fault: ValueError, which
-    steps turn into a reference-data error. Everything else that keeps the data
-    from fitting a full-frame reference (SUBSIZE1/2 that disagree with the array,
-    SUBSTRT1/2 missing or placing it outside the detector) is the input's:
-    InputDataError naming the keyword.
+    A reference smaller than the data, or of another shape when the data have no
+    SUBSTRT1/2 (both then claim to be the whole detector), is the reference's
+    fault: ValueError, which steps turn into a reference-data error. SUBSIZE1/2
+    that disagree with the array, or SUBSTRT1/2 that place it outside the
+    full-frame reference, are the input's: InputDataError naming the keyword.
     """
     ny, nx = product.data.shape[-2:]
     name = product.meta.filename or "the input"
@@ -27,10 +27,9 @@ def cutout(array: Any, product: Any) -> Any:
     full_y, full_x = array.shape[-2:]
     if full_y < ny or full_x < nx:
         raise ValueError(f"reference shape {array.shape[-2:]} is smaller than the data's {(ny, nx)}")
-    if sub.xstart is None or sub.ystart is None:
-        raise InputDataError(f"{name}: SCI is {nx}x{ny} pixels, not the {full_x}x{full_y} of the full "
-                             "detector, and SUBSTRT1/SUBSTRT2 are missing to place it (add them, or "
-                             "regenerate the file)")
+    if sub.xstart is None or sub.ystart is None:  # both claim to be the whole detector: no way to tell
+        raise ValueError(f"reference shape {array.shape[-2:]} does not match the data's {(ny, nx)}, "
+                         "and the data have no SUBSTRT1/SUBSTRT2 to cut it")
     x0, y0 = sub.xstart - 1, sub.ystart - 1
     if x0 < 0 or y0 < 0 or y0 + ny > full_y or x0 + nx > full_x:
         raise InputDataError(f"{name}: SUBSTRT1={sub.xstart}, SUBSTRT2={sub.ystart} place the {nx}x{ny} "

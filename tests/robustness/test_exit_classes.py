@@ -355,3 +355,31 @@ def test_full_disk_on_the_store_leaves_no_part_files(pristine, tmp_path, command
     assert "exit=4" in run.stdout, run.stderr
     assert f"no space left on {store / 'files'}" in run.stderr
     assert run.stdout.strip().splitlines()[-1] == "exit=4", "temp files left in the store"
+
+
+def test_a_step_blaming_a_store_file_names_it_by_its_own_name_too(pristine, tmp_path):
+    """A reference in the store is a <sha256>.fits: step errors name the file's own name beside it."""
+    from calpipe.core.association import Group
+    from calpipe.core.io import open_product, write_atomic
+    from calpipe.core.pipeline import resolve
+    from calpipe.core.provenance import sha256_file
+    from calpipe.core.registry import get_registry
+    from calpipe.core.runner import OverrideResolver, RefFile, Runner, run_one
+
+    flat = open_product(pristine.flat)
+    for plane in ("data", "err", "dq"):
+        if getattr(flat, plane, None) is not None:
+            setattr(flat, plane, getattr(flat, plane)[:8, :8].copy())
+    small = write_atomic(flat, tmp_path / "small.fits")
+    stored = small.rename(tmp_path / f"{sha256_file(small)}.fits")
+
+    class Store(OverrideResolver):
+        def resolve(self, reftype, product):
+            if reftype == "flat":
+                return RefFile("flat", stored, overridden=False, name="demo_flat_0042.fits")
+            return RefFile(reftype, pristine.mask, overridden=True)
+
+    runner = Runner(resolve("generic_image2", get_registry()), Store())
+    outcome = run_one(runner, Group.of(pristine.image), tmp_path / "out", False)
+    assert outcome.exit_code == 4
+    assert f"demo_flat_0042.fits ({stored.name})" in outcome.error
