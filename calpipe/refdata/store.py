@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from calpipe.core.errors import RefDataError, UsageError
+from calpipe.core.io import clean_stale_parts, temp_prefix
 from calpipe.core.limits import read_text, safe_yaml
 from calpipe.core.provenance import sha256_file
 
@@ -197,7 +198,8 @@ class Store:
         self.files_dir.mkdir(parents=True, exist_ok=True)
         tmp = None
         try:
-            fd, tmp = tempfile.mkstemp(dir=self.files_dir, suffix=".part")
+            clean_stale_parts(self.files_dir)  # copies a killed process left
+            fd, tmp = tempfile.mkstemp(prefix=temp_prefix(target.name), dir=self.files_dir, suffix=".part")
             os.close(fd)
             shutil.copyfile(path, tmp)
             os.chmod(tmp, 0o444)
