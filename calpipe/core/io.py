@@ -26,6 +26,7 @@ _FIX = "re-download or regenerate the file"
 def open_product(path: Path, models: dict[str, type] | None = None, error=InputDataError) -> Any:
     """Open a calpipe FITS product as the model class named by its DATAMODL keyword."""
     from astropy.io import fits
+    from astropy.io.fits.verify import VerifyError
     from astropy.utils.exceptions import AstropyUserWarning
     from stdatamodels.validate import ValidationWarning
 
@@ -71,7 +72,7 @@ def open_product(path: Path, models: dict[str, type] | None = None, error=InputD
                                 f"({type(exc).__name__}: {exc}); "
                                 f"{_FIX}") from exc
                 return model
-    except (OSError, ValueError, TypeError, KeyError, AstropyUserWarning, ValidationWarning) as exc:
+    except (OSError, ValueError, TypeError, KeyError, VerifyError, AstropyUserWarning, ValidationWarning) as exc:
         raise error(f"{path}: not a readable FITS product ({exc}); {_FIX}") from exc
 
 
