@@ -72,7 +72,8 @@ def open_product(path: Path, models: dict[str, type] | None = None, error=InputD
                                 f"({type(exc).__name__}: {exc}); "
                                 f"{_FIX}") from exc
                 return model
-    except (OSError, ValueError, TypeError, KeyError, VerifyError, AstropyUserWarning, ValidationWarning) as exc:
+    except (OSError, ValueError, TypeError, KeyError, VerifyError, AstropyUserWarning,
+            ValidationWarning) as exc:
         raise error(f"{path}: not a readable FITS product ({exc}); {_FIX}") from exc
 
 
