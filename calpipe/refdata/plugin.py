@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from calpipe.core.cli.common import directory
+from calpipe.core.cli.arguments import directory
 from calpipe.core.hookspecs import hookimpl
 
 

@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import (
+from .arguments import (
     build_overrides,
     check_output_dir,
     directory,
