@@ -407,12 +407,19 @@ def _made_with_suffix_of_file(path: Path) -> str | None:
     known, and checked for collisions, before any input is opened as a product."""
     import io
 
+    import yaml
     from asdf.util import load_yaml
     from astropy.io import fits
 
+    from . import limits
+    from .fitscheck import check_structure
+
     try:
+        check_structure(path)  # astropy trusts a lying header (a negative NAXIS1 loops)
         with fits.open(path, memmap=False) as hdul:
             raw = bytes(hdul["ASDF"].data["ASDF_METADATA"][0]) if "ASDF" in hdul else b""
+        limits.check_yaml_size(yaml.compose(raw.split(b"\n...")[0], Loader=yaml.SafeLoader) if raw else None,
+                               str(path), ValueError)  # no alias bomb in the tree
         tree = load_yaml(io.BytesIO(raw), tagged=False) if raw else {}
         return _suffix_of(((tree or {}).get("meta") or {}).get("provenance"))
     except Exception:  # unreadable here: the run itself reports it (exit 3), with the reason
@@ -426,7 +433,7 @@ def planned_outputs(pipeline: ResolvedPipeline, group: Group, output_dir: Path,
         stem = group.name
     else:
         path = group.members[0]
-        stem = output_stem(path, _made_with_suffix_of_file(path) if path.is_file() else None)
+        stem = output_stem(path, _made_with_suffix_of_file(path))
     saved = [s.id for s in pipeline.steps if not s.skip and (s.save or save_intermediates)]
     return [Path(output_dir) / f"{stem}_{suffix}.fits" for suffix in (pipeline.suffix, *saved)]
 

@@ -381,5 +381,6 @@ def test_a_step_blaming_a_store_file_names_it_by_its_own_name_too(pristine, tmp_
 
     runner = Runner(resolve("generic_image2", get_registry()), Store())
     outcome = run_one(runner, Group.of(pristine.image), tmp_path / "out", False)
-    assert outcome.exit_code == 4
-    assert f"demo_flat_0042.fits ({stored.name})" in outcome.error
+    assert outcome.exit_code == 4  # refused when opened (its content), or by the step: named either way
+    assert "demo_flat_0042.fits" in outcome.error
+    assert stored.name[:16] in outcome.error
