@@ -214,6 +214,7 @@ def publish(archive: Archive, path: Path, row: dict[str, Any], exposure_id: int 
     product = retrying(archive, pending, attempts=1)
     archive.store.put(path)
     finish(archive, product.id, state, why)
+    product.state, product.claimed_by = state, None
     report.registered.append(path.name)
     report.say(f"{row['obs_id']}: registered {path.name} level {row['calib_level']} ({state}"
                + (f", {row['pipeline']} {row['pipeline_version']} context {row['context']}"
