@@ -43,15 +43,25 @@ def claimant_alive(claimed_by: str | None) -> bool:
     if not claimed_by:
         return False
     host, _, pid = claimed_by.rpartition(":")
-    if host != socket.gethostname():
+    if host != socket.gethostname() or not pid.isdigit():
         return True  # cannot tell from here: assume it is still working
+    return pid_alive(int(pid))
+
+
+def pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
     try:
-        os.kill(int(pid), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, ValueError):
+    except PermissionError:
         return True
-    return True
+    try:  # a zombie (killed, not yet reaped) is dead too
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
 
 
 @dataclass

@@ -83,7 +83,7 @@ class Store:
     def put(self, source: Path) -> str:
         """Copy ``source`` in (atomically); returns its sha256. Storing the same bytes again is a no-op."""
         self.tmp.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.tmp, prefix="in.")
+        fd, tmp = tempfile.mkstemp(dir=self.tmp, prefix=f"{os.getpid()}.")
         digest = hashlib.sha256()
         try:
             with open(source, "rb") as src, os.fdopen(fd, "wb") as dst:
@@ -137,7 +137,20 @@ class Store:
 
     def work_dir(self) -> tempfile.TemporaryDirectory:
         (self.root / "work").mkdir(exist_ok=True)
-        return tempfile.TemporaryDirectory(dir=self.root / "work")
+        return tempfile.TemporaryDirectory(dir=self.root / "work", prefix=f"{os.getpid()}.")
+
+    def sweep(self, alive) -> list[Path]:
+        """Remove the temporary files and work directories of processes that died (``alive(pid)``)."""
+        removed = []
+        for path in [*self.tmp.glob("*"), *(self.root / "work").glob("*")]:
+            pid = path.name.split(".", 1)[0]
+            if pid.isdigit() and not alive(int(pid)):
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+                removed.append(path)
+        return removed
 
     def addresses(self) -> set[str]:
         """Every sha256 stored."""

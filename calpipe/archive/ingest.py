@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,11 +32,11 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from calpipe.core.errors import InputDataError
+from calpipe.core.errors import CalpipeError, InputDataError
 from calpipe.core.provenance import sha256_file
 
 from .catalog import catalog_row
-from .directory import Archive, claimant_alive, me, now
+from .directory import Archive, claimant_alive, me, now, pid_alive
 from .tables import (
     EXTRACTED,
     FAILED,
@@ -94,6 +95,7 @@ def ingest(archive: Archive, paths: list[Path], retry_failed: bool = False) -> R
     report = Report()
     recover(archive, report)
     touched: dict[int, None] = {}
+    waiting: list[int] = []
     for path in map(Path, paths):
         if not path.is_file():
             report.problem(3, f"{path}: file not found")
@@ -104,7 +106,11 @@ def ingest(archive: Archive, paths: list[Path], retry_failed: bool = False) -> R
         else:
             touched.update(dict.fromkeys(ingest_telemetry(archive, path, report)))
     for exposure_id in touched:
-        complete(archive, exposure_id, report, retry_failed)
+        if not complete(archive, exposure_id, report, retry_failed):
+            waiting.append(exposure_id)
+    for exposure_id in waiting:  # another process had them: it may have lacked our files, so finish them
+        while not complete(archive, exposure_id, report, retry_failed, quiet=True):
+            time.sleep(0.2)
     return report
 
 
@@ -212,7 +218,14 @@ def publish(archive: Archive, path: Path, row: dict[str, Any], exposure_id: int 
         return product
 
     product = retrying(archive, pending, attempts=1)
-    archive.store.put(path)
+    try:
+        archive.store.put(path)
+    except OSError as exc:  # e.g. a full disk: register nothing that is not wholly stored
+        with archive.db.write() as session:
+            session.delete(session.get(Product, product.id))
+        raise CalpipeError(f"{path.name}: cannot be stored in {archive.store.objects} "
+                           f"({exc.strerror or exc}); nothing was registered for it: free space and ingest "
+                           "again") from exc
     finish(archive, product.id, state, why)
     product.state, product.claimed_by = state, None
     report.registered.append(path.name)
@@ -249,6 +262,7 @@ def recover(archive: Archive, report: Report) -> None:
             with archive.db.write() as session:
                 session.delete(session.get(Product, product.id))  # never published: no file, no version
             report.say(f"{product.obs_id}: dropped the unfinished {product.filename} of {product.claimed_by}")
+    archive.store.sweep(pid_alive)
     for exposure in claimed:
         if not claimant_alive(exposure.claimed_by):
             with archive.db.write() as session:
@@ -280,17 +294,26 @@ def release(archive: Archive, exposure_id: int, **values: Any) -> None:
                         .values(claimed_by=None, **values))
 
 
-def complete(archive: Archive, exposure_id: int, report: Report, retry_failed: bool = False) -> None:
-    """Extract the exposure if it is whole, then run its processing chain; each part once."""
+def complete(archive: Archive, exposure_id: int, report: Report, retry_failed: bool = False,
+             quiet: bool = False) -> bool:
+    """Extract the exposure if it is whole, then run its processing chain; each part once.
+
+    Returns False if another live process holds the exposure (nothing was done).
+    """
     if not claim(archive, exposure_id):
-        report.say(f"exposure {exposure_id}: being processed by another process; left to it")
-        return
+        if not quiet:
+            report.say(f"exposure {exposure_id}: being processed by another process; waiting for it")
+        return False
     values: dict[str, Any] = {}
     try:
         with archive.db.read() as session:
             exposure = session.get(Exposure, exposure_id)
             files = [(t.name, t.sha256) for t in exposure.telemetry]
             state, tag = exposure.state, exposure.tag
+            extracted = session.scalar(select(Product.id).where(
+                Product.exposure_id == exposure_id, Product.calib_level == 1, Product.state == RAW))
+        if extracted is not None and state in (INCOMPLETE, FAILED):  # a killed run registered it
+            state = values["state"] = EXTRACTED
         if state in (INCOMPLETE, FAILED) and tag is not None:
             state = _extract(archive, exposure_id, tag, files, report, values)
         if state == EXTRACTED or (state == PROCESSED and retry_failed):
@@ -299,6 +322,7 @@ def complete(archive: Archive, exposure_id: int, report: Report, retry_failed: b
         if values:
             values["updated_at"] = now()
         release(archive, exposure_id, **values)
+    return True
 
 
 def _extract(archive: Archive, exposure_id: int, tag: str, files: list[tuple[str, str]], report: Report,

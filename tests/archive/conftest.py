@@ -67,6 +67,5 @@ def nir_downlink(tmp_path_factory) -> Downlink:
     return Downlink(files, json.loads(truth.read_text()), [s.raw for s in sims])
 
 
-def new_archive(root: Path, url: str | None) -> Archive:
-    archive = Archive.init(root, url)
-    return archive
+def new_archive(root: Path, url: str | None, registry=None) -> Archive:
+    return Archive.init(root, url, registry)
