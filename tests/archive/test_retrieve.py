@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 from sqlalchemy import func, select
 
@@ -22,11 +25,18 @@ from .conftest import new_archive
 OBS = "nir_00001_001_00001"
 
 
+@pytest.fixture(scope="module")
+def contexts_1_2(tmp_path_factory):
+    """A reference store holding built-in contexts 1 and 2 (built once; tests take copies)."""
+    root = tmp_path_factory.mktemp("refdata") / "store"
+    init(Store(root), get_registry(), upto=2)
+    return root
+
+
 @pytest.fixture
-def nir_archive(tmp_path, db_url, nir_downlink):
-    """One NIR exposure ingested, with a private reference store holding built-in contexts 1 and 2."""
-    refdata = tmp_path / "refdata"
-    init(Store(refdata), get_registry(), upto=2)
+def nir_archive(tmp_path, db_url, nir_downlink, contexts_1_2):
+    """One NIR exposure ingested, with a private copy of a reference store of contexts 1 and 2."""
+    refdata = Path(shutil.copytree(contexts_1_2, tmp_path / "refdata"))
     archive = new_archive(tmp_path / "a", db_url)
     archive.refdata = refdata
     assert ingest(archive, [nir_downlink.raws[0]]).exit_code == 0
