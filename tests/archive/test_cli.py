@@ -2,22 +2,7 @@
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
-
 from calpipe.core.cli.calpipe import main as calpipe
-
-ARCHIVE = Path(__file__).resolve().parents[2] / "calpipe" / "archive"
-
-
-def test_the_archive_names_no_instrument():
-    for path in ARCHIVE.rglob("*.py"):
-        tree = ast.parse(path.read_text())
-        modules = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
-        modules += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
-        assert not [m for m in modules if m.startswith("calpipe.instruments")], path
-        text = path.read_text().lower()
-        assert not [w for w in ("nir_", "irac", "mips") if w in text], path
 
 
 def test_commands_find_the_archive_by_option_environment_or_cwd(tmp_path, monkeypatch, nir_downlink, capsys):
