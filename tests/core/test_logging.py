@@ -34,7 +34,8 @@ def test_a_step_warning_becomes_one_log_line_naming_step_and_input(demo_session,
                                                                   caplog, times):
     _warning_flat(monkeypatch, times)
     runner = Runner(resolve("generic_image2", get_registry()),
-                    OverrideResolver({"mask": demo_session.mask, "flat": demo_session.flat}))
+                    OverrideResolver({"mask": demo_session.mask, "flat": demo_session.flat}),
+                    registry=get_registry())
     caplog.handler.addFilter(InputPrefix())  # as every handler calpipe's CLIs install
     with caplog.at_level(logging.INFO), warnings.catch_warnings(record=True) as escaped:
         warnings.simplefilter("always")

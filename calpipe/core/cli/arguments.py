@@ -100,6 +100,15 @@ def version_text() -> str:
     return "\n".join(lines)
 
 
+def directory(text: str) -> Path:
+    """argparse type for directory options: an empty value (`--refdata=`) is an error, not '.'."""
+    import argparse
+
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a directory, got an empty value")
+    return Path(text)
+
+
 def setup_logging(quiet: bool, verbose: bool, log_file: Path | None = None) -> None:
     """stderr at the level asked for; ``log_file`` gets calpipe's full log (DEBUG) whatever the level.
 
