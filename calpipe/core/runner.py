@@ -417,7 +417,7 @@ def planned_outputs(pipeline: ResolvedPipeline, group: Group, output_dir: Path,
         stem = group.name
     else:
         path = group.members[0]
-        stem = output_stem(path, _made_with_suffix_of_file(path) if path.is_file() else None)
+        stem = output_stem(path, _made_with_suffix_of_file(path))
     running = [s for s in pipeline.steps if not s.skip]
     # save_intermediates skips the last step: its product is the output itself (see run_product)
     saved = [s.id for s in running if s.save or (save_intermediates and s is not running[-1])]

@@ -13,8 +13,9 @@ import pytest
 from calpipe.core.io import open_product, write_atomic
 from calpipe.core.logs import InputPrefix
 from calpipe.core.pipeline import resolve
+from calpipe.core.refs import OverrideResolver
 from calpipe.core.registry import get_registry
-from calpipe.core.runner import OverrideResolver, Runner
+from calpipe.core.runner import Runner
 from calpipe.steps.flat_field.step import FlatFieldStep
 
 
