@@ -97,13 +97,18 @@ class Registry:
         return sorted(self._steps.get(name, {}), key=parse_version)
 
     def step(self, name: str, version: str | None = None) -> type[Step]:
-        """The step class by registry name; the newest version unless one is pinned."""
+        """The step class by registry name; the newest version unless one is pinned.
+
+        Unpinned, versions marked ``pinned_only`` are passed over (released pipelines that
+        did not pin keep their version).
+        """
         versions = self._steps.get(name)
         if not versions:
             hint = did_you_mean(name, self._steps) or "see `calpipe list` for registered steps"
             raise LookupError(f"unknown step '{name}' ({hint})")
         if version is None:
-            version = self.step_versions(name)[-1]
+            default = [v for v in self.step_versions(name) if not versions[v][0].pinned_only]
+            version = (default or self.step_versions(name))[-1]
         if version not in versions:
             raise LookupError(
                 f"step '{name}' has no version {version} (registered: "

@@ -19,10 +19,10 @@ def calpipe_steps():
     from .ramp_fit.step import RampFitStep
     from .refpix.step import RefPixStep
     from .saturation.step import SaturationStep
-    from .source_catalog.step import SourceCatalogStep
+    from .source_catalog.step import SourceCatalogStep, SourceCatalogStep110
     from .source_list.step import SourceListStep
     from .superbias.step import SuperBiasStep
 
     return [AssignWcsStep, BandMergeStep, DarkCurrentStep, DQInitStep, FlatFieldStep, GainScaleStep,
             GroupScaleStep, JumpStep, LinearityStep, MosaicStep, PhotomStep, RampFitStep, RefPixStep,
-            SaturationStep, SourceCatalogStep, SourceListStep, SuperBiasStep]
+            SaturationStep, SourceCatalogStep, SourceCatalogStep110, SourceListStep, SuperBiasStep]

@@ -19,6 +19,10 @@ REFTYPES: dict[str, tuple[tuple[str, ...], str]] = {
     "readnoise": (("DETECTOR",), "Ge read noise of one read [DN]"),
     "illumination": (("DETECTOR",), "Ge illumination correction 1 / (stim brightness x pattern) [1/MIU]"),
     "photom": (("DETECTOR",), "flux conversion PHOTMJSR (24 um: MJy/sr per DN/s; Ge: per MIU), PIXAR_SR"),
+    # one file for every array: a run's references are chosen by its first member, and mips_postbcd
+    # measures the 24 and 70 um mosaics of one AOR in one run
+    "psf": ((), "optical PSF of each array, data (3, n, n) for MIPS24, MIPS70, MIPS160, PSFOVERS samples "
+                "per detector pixel (PIXSCALE table, arcsec)"),
 }
 
 
@@ -48,9 +52,9 @@ def calpipe_reftypes():
 
 @hookimpl
 def calpipe_refsets():
-    from .refs import build
+    from .refs import build, build_psf
 
-    return [RefSet("mips", 4, build)]
+    return [RefSet("mips", 4, build), RefSet("mips-psf", 5, build_psf)]
 
 
 @hookimpl
