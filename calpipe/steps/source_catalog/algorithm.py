@@ -81,6 +81,9 @@ BLEND_SHARE = 0.1
 NEIGHBOUR_MODEL_ERROR = 0.03
 #: Second-pass detections must exceed this fraction of a neighbour's S/N (see :func:`find_sources`).
 MISFIT_FRACTION = 0.05
+#: The same with deblending rules on: the fitted model is the PRF (or a good Gaussian), so a
+#: residual peak a few per cent of its neighbour is a source.
+DEBLEND_MISFIT_FRACTION = 0.02
 #: An empirical correction replaces the Gaussian model's only when this many σ away from it.
 CALIBRATION_NSIGMA = 3.0
 MIN_CALIBRATORS = 5
@@ -299,7 +302,7 @@ def _detect(resid: np.ndarray, err: np.ndarray, bad: np.ndarray, prf: Prf,
     d, _ = tree.query(np.column_stack([x2, y2]))
     near = tree.query_ball_point(np.column_stack([x2, y2]), 3 * fwhm_px)
     brightest = np.array([fit_snr[i].max(initial=0.0) for i in near])
-    new = (d > fwhm_px) & (peak_snr > MISFIT_FRACTION * brightest)
+    new = (d > fwhm_px) & (peak_snr > (DEBLEND_MISFIT_FRACTION if deblend else MISFIT_FRACTION) * brightest)
     return np.concatenate([x, x2[new]]), np.concatenate([y, y2[new]])
 
 
