@@ -43,9 +43,9 @@ def mosaic_prf(psf: np.ndarray, sample_arcsec: float, detector_pixel_arcsec: flo
     psf = np.asarray(psf, float)
     if psf.ndim != 2 or psf.shape[0] != psf.shape[1] or psf.shape[0] % 2 == 0:
         raise ValueError(f"the PSF must be a square, odd-sized image (got shape {psf.shape})")
-    if not (sample_arcsec > 0 and detector_pixel_arcsec > 0 and mosaic_pixel_arcsec > 0 and oversampling >= 1):
+    if not (sample_arcsec > 0 and detector_pixel_arcsec > 0 and mosaic_pixel_arcsec > 0):
         raise ValueError("sampling, detector and mosaic pixel sizes must be positive")
-    det = int(round(detector_pixel_arcsec / sample_arcsec))
+    det = round(detector_pixel_arcsec / sample_arcsec)
     if abs(det * sample_arcsec - detector_pixel_arcsec) > 1e-6 * detector_pixel_arcsec:
         raise ValueError(f"the PSF must be sampled a whole number of times per detector pixel "
                          f"({detector_pixel_arcsec} / {sample_arcsec})")

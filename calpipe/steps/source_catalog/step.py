@@ -53,7 +53,8 @@ class SourceCatalogStep(Step):
         fwhm, guess = getattr(params, "fwhm_arcsec", None), getattr(params, "fwhm_guess_arcsec", None)
         cat = source_catalog(np.asarray(product.data, float), np.asarray(product.err, float),
                              fwhm_px=None if fwhm is None else fwhm / scale,
-                             fwhm_guess_px=2.0 if guess is None else guess / scale, threshold=params.threshold,
+                             fwhm_guess_px=2.0 if guess is None else guess / scale,
+                             threshold=params.threshold,
                              mask=mask, aper_radius_fwhm=params.aperture_fwhm,
                              prf=self.prf(product, refs, scale), deblend=self.deblend)
         # sums of surface brightness over pixels: MJy/sr x sr = MJy, reported in mJy

@@ -40,7 +40,8 @@ class MipsSourceCatalogStep(SourceCatalogStep110):
         name = product.meta.filename or "the mosaic"
         if detector not in PSF_DETECTORS:
             raise InputDataError(f"{name}: DETECTOR = {detector!r}; the psf reference has "
-                                 f"{', '.join(PSF_DETECTORS)} (mosaic one array at a time: group_by DETECTOR)")
+                                 f"{', '.join(PSF_DETECTORS)} (mosaic one array at a time: "
+                                 "group_by DETECTOR)")
         k = PSF_DETECTORS.index(detector)
         pixel = float(np.asarray(ref.pixel_scales)[k])
         over = int(ref.meta.mips.psf_oversampling)
