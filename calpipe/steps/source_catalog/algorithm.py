@@ -79,6 +79,8 @@ GROUP_FWHM = 3.0
 BLEND_SHARE = 0.1
 #: Fractional error of a subtracted neighbour's model in the aperture, beyond its flux error.
 NEIGHBOUR_MODEL_ERROR = 0.03
+#: Blank sky needed to measure the excess noise, in PSF areas (π FWHM²).
+BLANK_BEAMS = 30
 #: Second-pass detections must exceed this fraction of a neighbour's S/N (see :func:`find_sources`).
 MISFIT_FRACTION = 0.05
 #: The same with deblending rules on: the fitted model is the PRF (or a good Gaussian), so a
@@ -423,6 +425,40 @@ def neighbour_light(prf: Prf, x: np.ndarray, y: np.ndarray, flux: np.ndarray, fl
     return light, np.sqrt(var)
 
 
+def excess_noise(leftover: np.ndarray, err: np.ndarray, bad: np.ndarray, prf: Prf, radius: float,
+                 sources: np.ndarray) -> tuple[float, float]:
+    """Noise beyond ``err`` in PSF and aperture fluxes, from the image left after the fitted sources.
+
+    Sources below the threshold (confusion) and model residuals are in no pixel's error, but
+    they are in every flux. Blank-field photometry measures them: the PSF-weighted flux
+    (:func:`snr_map`) and aperture sums on a grid of positions (every half FWHM) more than
+    2 FWHM from the detections scatter by ``s`` times their expected error; the excess
+    factor sqrt(s² - 1) (0 when s <= 1; 3σ-clipped std) is returned for each, to be applied
+    to each source's own sky-noise error. Needs blank sky of ``BLANK_BEAMS`` PSF areas
+    (π FWHM² each), else (0, 0).
+    """
+    fwhm = prf.fwhm
+    step = max(1, round(fwhm / 2))
+    gy, gx = np.mgrid[step:leftover.shape[0] - step:step, step:leftover.shape[1] - step:step]
+    gx, gy = gx.ravel().astype(float), gy.ravel().astype(float)
+    far = np.ones(len(gx), bool)
+    if len(sources):
+        far = cKDTree(sources).query(np.column_stack([gx, gy]))[0] > 2 * fwhm
+    far &= _coverage(bad, gx, gy, max(radius, 2 * fwhm)) > 0.999
+    if far.sum() * step**2 < BLANK_BEAMS * np.pi * fwhm**2:
+        return 0.0, 0.0
+    gx, gy = gx[far], gy[far]
+    z_psf = snr_map(leftover, err, bad, fwhm, prf)[gy.astype(int), gx.astype(int)]
+    stats = ApertureStats(leftover, CircularAperture(np.column_stack([gx, gy]), r=radius), error=err,
+                          mask=bad)
+    z_ap = np.asarray(stats.sum, float) / np.asarray(stats.sum_err, float)
+    out = []
+    for z in (z_psf, z_ap):
+        spread = float(np.std(sigma_clip(z, sigma=3.0, maxiters=5).compressed()))
+        out.append(float(np.sqrt(max(spread**2 - 1.0, 0.0))))
+    return out[0], out[1]
+
+
 def photometer(data: np.ndarray, err: np.ndarray, x: np.ndarray, y: np.ndarray, *, fwhm_px: float,
                mask: np.ndarray | None = None, aper_radius_fwhm: float = 1.5, prf: Prf | None = None,
                deblend: bool = False) -> Table:
@@ -433,7 +469,9 @@ def photometer(data: np.ndarray, err: np.ndarray, x: np.ndarray, y: np.ndarray, 
     ``deblend``: sources within ``GROUP_FWHM`` are fit together; each aperture sum has
     its neighbours' fitted light (:func:`neighbour_light`) subtracted and that light's
     error added; FLAG_BLENDED also where it exceeds ``BLEND_SHARE`` of the source's
-    own aperture flux and its 1σ. Meta ``n_blended`` counts the flagged sources.
+    own aperture flux and its 1σ. Meta ``n_blended`` counts the flagged sources; the
+    blank-field excess noise (:func:`excess_noise`, meta ``excess_psf``, ``excess_aper``)
+    is added to every flux error.
 
     Returns the :data:`COLUMNS` table (``id`` 1..N in input order) with meta
     ``fwhm_px``, ``aper_radius_px``, ``n_calibrators`` and, for ``aper_corr`` and
@@ -456,14 +494,14 @@ def photometer(data: np.ndarray, err: np.ndarray, x: np.ndarray, y: np.ndarray, 
             "aper_corr_from": "model", "psf_flux_corr": 1.0, "psf_flux_corr_err": 0.0,
             "psf_flux_corr_from": "model", "n_calibrators": 0}
     if deblend:
-        meta["n_blended"] = 0
+        meta.update(n_blended=0, excess_psf=0.0, excess_aper=0.0)
     n = len(x)
     if n == 0:
         return Table({c: np.zeros(0, int if c in ("id", "flags") else float) for c in COLUMNS}, meta=meta)
 
     level, level_sigma = background(data, err, bad, fwhm_px, prf)
     resid = data - level
-    _, fit = _psf_fit(resid, err, bad, x, y, prf, group_fwhm=GROUP_FWHM if deblend else BLEND_FWHM)
+    psf, fit = _psf_fit(resid, err, bad, x, y, prf, group_fwhm=GROUP_FWHM if deblend else BLEND_FWHM)
     xf, yf = np.asarray(fit["x_fit"], float), np.asarray(fit["y_fit"], float)
     flux_fit = np.asarray(fit["flux_fit"], float)
     psf_flags = np.asarray(fit["flags"], int)
@@ -487,6 +525,17 @@ def photometer(data: np.ndarray, err: np.ndarray, x: np.ndarray, y: np.ndarray, 
         s, s_err = s - light, np.hypot(s_err, light_err)
         flags[(light > BLEND_SHARE * s) & (light > s_err)] |= FLAG_BLENDED
         meta["n_blended"] = int(np.count_nonzero(flags & FLAG_BLENDED))
+        model = psf.make_model_image(resid.shape, psf_shape=(2 * half + 1,) * 2)
+        ex_psf, ex_ap = excess_noise(resid - np.nan_to_num(model), err, bad, prf, r_ap,
+                                     np.column_stack([xa, ya]))
+        meta.update(excess_psf=ex_psf, excess_aper=ex_ap)
+        # each source's sky-noise error: the PSF fit's 1/√(ΣP²/σ²) and the aperture's √(Σσ²)
+        psf_sky = 1.0 / np.sqrt(np.maximum(fftconvolve(np.where(bad, 0.0, 1.0 / err**2), stamp**2,
+                                                       mode="same")[iy, ix], 1e-300))
+        apertures = CircularAperture(np.column_stack([xa, ya]), r=r_ap)
+        ap_sky = ApertureStats(np.zeros_like(resid), apertures, error=err, mask=bad).sum_err
+        psf_err = np.hypot(psf_err, ex_psf * psf_sky)
+        s_err = np.hypot(s_err, ex_ap * np.atleast_1d(np.asarray(ap_sky, float)))
 
     c = ((flags == 0) & (flux_fit / psf_err > CALIBRATOR_SNR) & (_coverage(bad, xa, ya, r_big) > 0.999)
          & ~_neighbour_within(xa, ya, r_big + BLEND_FWHM * fwhm_px))

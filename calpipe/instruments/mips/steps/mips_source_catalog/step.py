@@ -26,7 +26,14 @@ class MipsSourceCatalogStep(SourceCatalogStep110):
         threshold: float = Field(5.0, gt=0, description="detection threshold: S/N of a PSF-weighted flux")
         aperture_fwhm: float = Field(1.5, gt=0, description="aperture radius in units of the FWHM")
         systematic: float = Field(0.005, ge=0, lt=1, description="fractional flux error added in quadrature "
-                                  "(PSF model and resampling)")
+                                  "at 24 um (PSF model and resampling)")
+        systematic_ge: float = Field(0.02, ge=0, lt=1, description="the same at 70 and 160 um: at 1.8-2.5 "
+                                     "pixels FWHM a mosaic's PRF varies with the dithers' pixel phases")
+
+    def catalog(self, product, params, refs):
+        if product.meta.instrument.detector != "MIPS24":
+            params = params.model_copy(update={"systematic": params.systematic_ge})
+        return super().catalog(product, params, refs)
 
     def prf(self, product, refs, scale_arcsec):
         import numpy as np
