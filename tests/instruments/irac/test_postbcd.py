@@ -19,20 +19,31 @@ from tests.scoring import score
 NFRAMES = 10
 
 
+SEEDS = [21, 202, 303]  # 202: a 0.066 mJy source 4.8" from a 1.39 mJy one (issue 22, aperture pull 20)
+SLOW_SEEDS = [pytest.param(s, marks=pytest.mark.slow) for s in (404, 505, 606, 707, 808, 909, 1010)]
+_MADE: dict[int, tuple] = {}
+
+
+def _make_aor(tmp_path_factory, seed):
+    """BCDs of one simulated channel-1 AOR, its association file and its mosaic (once per seed)."""
+    if seed not in _MADE:
+        root = tmp_path_factory.mktemp(f"aor{seed}")
+        sims = simulate(root / "raw", channel=1, frame_time=12.0, naor_frames=NFRAMES, seed=seed)
+        assert strun(["irac_bcd", *(str(s.raw) for s in sims), "-o", str(root / "bcd"), "-q"]) == 0
+        bcds = sorted((root / "bcd").glob("*_bcd.fits"))
+        asn = root / "aor.yaml"
+        asn.write_text("name: r12345678_ch1\nobservation: '12345678'\nmembers:\n"
+                       + "".join(f"  - bcd/{p.name}\n" for p in bcds))
+        assert strun(["irac_postbcd", str(asn), "-o", str(root / "l3"), "-q"]) == 0
+        with asdf.open(sims[0].truth, lazy_load=False, memmap=False) as af:
+            truth = {k: np.asarray(v) for k, v in af.tree["aor_sources"].items()}
+        _MADE[seed] = root / "l3" / "r12345678_ch1_i2d.fits", bcds, truth
+    return _MADE[seed]
+
+
 @pytest.fixture(scope="module")
 def aor(tmp_path_factory):
-    """BCDs of one simulated channel-1 AOR, its association file and its mosaic."""
-    root = tmp_path_factory.mktemp("aor")
-    sims = simulate(root / "raw", channel=1, frame_time=12.0, naor_frames=NFRAMES, seed=21)
-    assert strun(["irac_bcd", *(str(s.raw) for s in sims), "-o", str(root / "bcd"), "-q"]) == 0
-    bcds = sorted((root / "bcd").glob("*_bcd.fits"))
-    asn = root / "aor.yaml"
-    asn.write_text("name: r12345678_ch1\nobservation: '12345678'\nmembers:\n"
-                   + "".join(f"  - bcd/{p.name}\n" for p in bcds))
-    assert strun(["irac_postbcd", str(asn), "-o", str(root / "l3"), "-q"]) == 0
-    with asdf.open(sims[0].truth, lazy_load=False, memmap=False) as af:
-        truth = {k: np.asarray(v) for k, v in af.tree["aor_sources"].items()}
-    return root / "l3" / "r12345678_ch1_i2d.fits", bcds, truth
+    return _make_aor(tmp_path_factory, SEEDS[0])
 
 
 def test_mosaic_keeps_the_sky_and_covers_the_aor(aor):
@@ -46,8 +57,9 @@ def test_mosaic_keeps_the_sky_and_covers_the_aor(aor):
     assert np.all(np.isfinite(m.data[m.coverage > 0]))
 
 
-def test_source_list_meets_the_acceptance_figures(aor):
-    path, _, truth = aor
+@pytest.mark.parametrize("seed", SEEDS + SLOW_SEEDS)
+def test_source_list_meets_the_acceptance_figures(tmp_path_factory, seed):
+    path, _, truth = _make_aor(tmp_path_factory, seed)
     m = open_product(path)
     x, y = celestial_wcs(m, path.name).world_to_pixel_values(truth["ra"], truth["dec"])
     xi = np.clip(np.rint(x).astype(int), 0, m.data.shape[1] - 1)
@@ -59,7 +71,12 @@ def test_source_list_meets_the_acceptance_figures(aor):
     assert abs(s.flux_ratio_psf - 1) < 0.02 and abs(s.flux_ratio_aper - 1) < 0.02
     assert s.position_rms_arcsec < 0.1 * det.PIXEL_SCALE_ARCSEC
     assert s.completeness >= 0.9 and s.reliability >= 0.95
-    assert 0.9 < s.pull_std_psf < 1.2 and 0.9 < s.pull_std_aper < 1.2
+    blended = m.meta.sources.blended
+    print(f"seed {seed} irac: ratio {s.flux_ratio_psf:.4f}/{s.flux_ratio_aper:.4f}, pull std {s.pull_std_psf:.3f}/"
+          f"{s.pull_std_aper:.3f}, completeness {s.completeness:.3f}, reliability {s.reliability:.3f}, "
+          f"blended {blended}/{len(m.sources)}")
+    assert blended == np.count_nonzero(m.sources["flags"] & 2)
+    assert abs(s.pull_std_psf - 1) < 0.15 and abs(s.pull_std_aper - 1) < 0.15
 
 
 def test_provenance_lists_every_member_with_its_own_history(aor):
