@@ -19,11 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from .fingerprint import platform_fingerprint
 
 STATUS_COMPLETE = "COMPLETE"
 STATUS_SKIPPED = "SKIPPED"
 STATUS_FAILED = "FAILED"
-_SOFTWARE = ("numpy", "astropy", "asdf", "stdatamodels", "pluggy", "pydantic", "numba", "llvmlite")
+_SOFTWARE = ("numpy", "astropy", "asdf", "stdatamodels", "pluggy", "pydantic", "numba", "llvmlite",
+             "scipy", "photutils", "drizzle")
+#: Key of the platform fingerprint in the software block (see :mod:`calpipe.core.fingerprint`).
+PLATFORM = "platform"
 _CHUNK = 1 << 20
 
 
@@ -78,6 +82,7 @@ def _installed_versions() -> tuple[tuple[str, str], ...]:
 def software_versions(plugins: dict[str, str]) -> dict[str, Any]:
     versions = {"calpipe": __version__, "python": platform.python_version(), **dict(_installed_versions())}
     versions["plugins"] = dict(sorted(plugins.items()))
+    versions[PLATFORM] = platform_fingerprint()
     return versions
 
 
@@ -226,7 +231,11 @@ def format_text(record: dict[str, Any]) -> str:
         if s.get("error"):
             lines.append(f"      error: {s['error']}")
     sw = record["software"]
-    lines.append("software: " + ", ".join(f"{k} {v}" for k, v in sw.items() if k != "plugins"))
+    lines.append("software: " + ", ".join(f"{k} {v}" for k, v in sw.items()
+                                          if k not in ("plugins", PLATFORM)))
+    if sw.get(PLATFORM):
+        lines.append("platform: " + ", ".join(f"{k} {' '.join(v) if isinstance(v, list) else v}"
+                                              for k, v in sw[PLATFORM].items()))
     if sw.get("plugins"):
         lines.append("plugins: " + ", ".join(f"{k} {v}" for k, v in sw["plugins"].items()))
     return "\n".join(lines)

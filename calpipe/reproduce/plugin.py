@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from calpipe.core import provenance
 from calpipe.core.hookspecs import hookimpl
 
 EXIT_DIFFERENT = 5  # reproduced, but not bit for bit
@@ -71,13 +72,27 @@ def _reproduce(args) -> int:
             print(f"software drift (allowed): {line}")
         diffs = compare_arrays(open_product(args.product), open_product(new_path))
     print(f"{args.product.name}: {format_diffs(diffs)}")
-    return 0 if diffs and all(d.identical for d in diffs) else EXIT_DIFFERENT
+    if diffs and all(d.identical for d in diffs):
+        return 0
+    for line in platform_note(provenance.read(args.product)):
+        print(line)
+    return EXIT_DIFFERENT
+
+
+def platform_note(record: dict[str, Any]) -> list[str]:
+    """Why bytes may differ with the same software: the product was made on another platform."""
+    from calpipe.core.fingerprint import differences, platform_fingerprint
+
+    changed = differences(record["software"].get(provenance.PLATFORM), platform_fingerprint())
+    if not changed:
+        return []
+    return ["the platform differs from the product's, so low bits may legitimately differ "
+            "(bit for bit needs the same software and platform):", *(f"  platform {c}" for c in changed)]
 
 
 def _reprocess(args) -> int:
     import contextlib
 
-    from calpipe.core import provenance
     from calpipe.core.io import open_product
 
     from .compare import science_summary

@@ -16,8 +16,8 @@ from typing import Any
 from calpipe.core.association import Group
 from calpipe.core.errors import InputDataError, RefDataError, UsageError
 from calpipe.core.pipeline import ResolvedPipeline, resolve
+from calpipe.core.provenance import PLATFORM, sha256_file, software_versions
 from calpipe.core.provenance import read as read_provenance
-from calpipe.core.provenance import sha256_file, software_versions
 from calpipe.core.registry import Registry
 from calpipe.core.runner import RefFile, Runner
 from calpipe.refdata.resolver import ContextResolver
@@ -118,10 +118,14 @@ def recorded_refs(record: dict[str, Any], store: Store, search: list[Path]) -> d
 
 
 def software_drift(record: dict[str, Any], registry: Registry) -> list[str]:
-    """What differs between the software that made the product and this one."""
+    """What differs between the software that made the product and this one.
+
+    The platform is not software (``calpipe reproduce`` reports it when bytes differ); a
+    library the product does not record (older products record fewer) is unknown, not drift.
+    """
     then, now = record["software"], software_versions(registry.plugin_versions())
-    drift = [f"{k} {then.get(k)} -> {now.get(k)}" for k in sorted(set(then) | set(now))
-             if k != "plugins" and then.get(k) != now.get(k)]
+    drift = [f"{k} {then.get(k)} -> {now.get(k)}" for k in sorted(then)
+             if k not in ("plugins", PLATFORM) and then.get(k) != now.get(k)]
     plugins_then, plugins_now = then.get("plugins", {}), now.get("plugins", {})
     drift += [f"plugin {k} {plugins_then.get(k)} -> {plugins_now.get(k)}"
               for k in sorted(set(plugins_then) | set(plugins_now))

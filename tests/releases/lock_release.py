@@ -1,9 +1,17 @@
-"""Lock a pipeline release: freeze its definition hash and the sha256 of its output on a tiny input.
+"""Lock a pipeline release: freeze its definition hash, and its output on a tiny input per platform.
 
-    python tests/releases/lock_release.py NAME@VERSION [...]
+    python tests/releases/lock_release.py NAME@VERSION [...]                 # a new release
+    python tests/releases/lock_release.py --add-platform NAME@VERSION [...]  # this platform's bytes
 
-Run it once, when a release is published. It never rewrites an existing lock:
-a released pipeline whose output changes must become a new release instead.
+A lock holds the sha256 of the output arrays per platform fingerprint (see
+calpipe.core.fingerprint: SIMD dispatch, BLAS kernels and numba's target CPU move
+low bits between CPUs), and a small golden copy of the output itself
+(golden/NAME-VERSION.npz). On a locked platform the test compares bit for bit; on
+any other, against the golden copy within RTOL (see :func:`tolerance_problems`).
+
+It never rewrites an existing entry: a released pipeline whose output changes must
+become a new release instead. --add-platform adds this platform's entry only when the
+output agrees with the golden copy within RTOL, i.e. differs by floating-point noise.
 """
 
 from __future__ import annotations
@@ -20,10 +28,14 @@ import numpy as np
 HERE = Path(__file__).parent
 LOCKS = HERE / "locks.json"
 INPUTS = HERE / "inputs"
+GOLDEN = HERE / "golden"
+#: Floats of a run on an unlocked platform may differ from the golden copy by RTOL × (|value| + the
+#: array's median |value|): 10× the largest seen between OpenBLAS kernels (9.6e-8, PSF-fit fluxes).
+RTOL = 1e-6
 
 
-def array_digests(path: Path) -> dict[str, str]:
-    """sha256 of SCI, ERR, DQ (and a source list) as little-endian bytes, independent of FITS byte order."""
+def product_arrays(path: Path) -> dict[str, np.ndarray]:
+    """SCI, ERR, DQ and a source list (as one structured array), little-endian, independent of FITS."""
     from calpipe.core.io import open_product
 
     product = open_product(path)
@@ -32,15 +44,126 @@ def array_digests(path: Path) -> dict[str, str]:
         if getattr(product, attr, None) is None:  # a source list has no image
             continue
         array = np.asarray(getattr(product, attr))
-        out[label] = hashlib.sha256(array.astype(array.dtype.newbyteorder("<")).tobytes()).hexdigest()
+        out[label] = array.astype(array.dtype.newbyteorder("<"))
     sources = getattr(product, "sources", None)
-    if sources is not None:  # a Level 3 source list
-        digest = hashlib.sha256()
-        for name in sources.dtype.names:
-            column = np.asarray(sources[name])
-            digest.update(column.astype(column.dtype.newbyteorder("<")).tobytes())
-        out["SOURCES"] = digest.hexdigest()
+    if sources is not None:  # a Level 3 source list, column by column (FITS may keep some scaled)
+        columns = {name: np.asarray(sources[name]) for name in sources.dtype.names}
+        table = np.empty(len(sources), [(n, c.dtype.newbyteorder("<")) for n, c in columns.items()])
+        for name, column in columns.items():
+            table[name] = column
+        out["SOURCES"] = table
     return out
+
+
+def digests(arrays: dict[str, np.ndarray]) -> dict[str, str]:
+    """sha256 of each array's little-endian bytes; a table's columns one after another."""
+    out = {}
+    for label, array in arrays.items():
+        digest = hashlib.sha256()
+        for column in ([array[n] for n in array.dtype.names] if array.dtype.names else [array]):
+            digest.update(np.ascontiguousarray(column).tobytes())
+        out[label] = digest.hexdigest()
+    return out
+
+
+def tolerance_problems(golden: dict[str, np.ndarray], new: dict[str, np.ndarray], where: str) -> list[str]:
+    """What in ``new`` is not ``golden`` up to floating-point noise; [] if all agrees.
+
+    Labels, shapes, dtypes, column names, integers and the NaN/inf pattern must be
+    equal; finite floats within RTOL × (|golden| + median |golden| of that array).
+    """
+    if set(golden) != set(new):
+        return [f"{where}: arrays {sorted(new)} where the golden copy has {sorted(golden)}"]
+    problems = []
+    for label in golden:
+        a, b = golden[label], new[label]
+        if a.shape != b.shape or a.dtype != b.dtype:
+            problems.append(f"{where} {label}: shape/dtype {b.shape} {b.dtype}, golden {a.shape} {a.dtype}")
+            continue
+        pairs = ([(f"{label}.{n}", a[n], b[n]) for n in a.dtype.names] if a.dtype.names
+                 else [(label, a, b)])
+        for name, x, y in pairs:
+            if not np.issubdtype(x.dtype, np.floating):
+                if (bad := int(np.sum(x != y))):
+                    problems.append(f"{where} {name}: {bad} integer values differ")
+                continue
+            x, y = x.astype(np.float64), y.astype(np.float64)
+            finite = np.isfinite(x)
+            if not np.array_equal(x[~finite], y[~finite], equal_nan=True) or not np.isfinite(y[finite]).all():
+                problems.append(f"{where} {name}: NaN/inf where the golden copy has other values")
+                continue
+            scale = float(np.median(np.abs(x[finite]))) if finite.any() else 0.0
+            excess = np.abs(y[finite] - x[finite]) - RTOL * (np.abs(x[finite]) + scale)
+            if (bad := int(np.sum(excess > 0))):
+                worst = float(np.max(np.abs(y[finite] - x[finite]) / (np.abs(x[finite]) + scale)))
+                problems.append(f"{where} {name}: {bad} values beyond RTOL {RTOL:g} (worst {worst:.3g})")
+    return problems
+
+
+def all_arrays(product: Path) -> dict[str, dict[str, np.ndarray]]:
+    """The product's arrays ("output") and those of every product saved beside it (by suffix)."""
+    stem = product.name[: product.name.rindex("_")]
+    out = {"output": product_arrays(product)}
+    for p in sorted(product.parent.glob(f"{stem}_*.fits")):
+        if p != product:
+            out[p.name[len(stem) + 1: -len(".fits")]] = product_arrays(p)
+    return out
+
+
+def save_golden(path: Path, arrays: dict[str, dict[str, np.ndarray]]) -> None:
+    path.parent.mkdir(exist_ok=True)
+    np.savez_compressed(path, **{f"{k}/{label}": a for k, group in arrays.items() for label, a in group.items()})
+
+
+def load_golden(path: Path) -> dict[str, dict[str, np.ndarray]]:
+    out: dict[str, dict[str, np.ndarray]] = {}
+    with np.load(path, allow_pickle=False) as z:
+        for key in z.files:
+            group, label = key.split("/")
+            out.setdefault(group, {})[label] = z[key]
+    return out
+
+
+def platform_entry(arrays: dict[str, dict[str, np.ndarray]]) -> dict[str, object]:
+    """This platform's lock entry: its fingerprint and the digests of its output."""
+    from calpipe.core.fingerprint import platform_fingerprint
+
+    entry: dict[str, object] = {"fingerprint": platform_fingerprint(), "outputs": digests(arrays["output"])}
+    if saved := {k: digests(v) for k, v in arrays.items() if k != "output"}:
+        entry["saved"] = saved
+    return entry
+
+
+def check(lock: dict, arrays: dict[str, dict[str, np.ndarray]], golden: dict[str, dict[str, np.ndarray]],
+          platform: str) -> tuple[str, list[str]]:
+    """Judge a run against its lock: ("bit for bit" | "within tolerance", problems).
+
+    On a platform the lock has an entry for, the digests must be that entry's; on any
+    other, the arrays must agree with the golden copy within RTOL. An entry of another
+    platform never stands in for this one. The golden copy must itself still have the
+    digests of the entry it was taken from.
+    """
+    problems = []
+    source = lock["platforms"].get(lock["golden"]["platform"])
+    if source is None or digests_of(golden) != digests_of_entry(source):
+        problems.append(f"golden copy {lock['golden']['file']} does not hold the bytes of platform "
+                        f"{lock['golden']['platform']} it was taken from")
+    entry = lock["platforms"].get(platform)
+    if entry is None:
+        for group in sorted(set(golden) | set(arrays)):
+            problems += tolerance_problems(golden.get(group, {}), arrays.get(group, {}), group)
+        return "within tolerance", problems
+    if digests_of(arrays) != digests_of_entry(entry):
+        problems.append(f"digests differ from the lock's entry for this platform {platform}")
+    return "bit for bit", problems
+
+
+def digests_of(arrays: dict[str, dict[str, np.ndarray]]) -> dict[str, dict[str, str]]:
+    return {k: digests(v) for k, v in arrays.items()}
+
+
+def digests_of_entry(entry: dict) -> dict[str, dict[str, str]]:
+    return {"output": entry["outputs"], **entry.get("saved", {})}
 
 
 def run(release: str, source: Path, out_dir: Path) -> Path:
@@ -53,13 +176,6 @@ def run(release: str, source: Path, out_dir: Path) -> Path:
         raise RuntimeError(f"{release} failed on {source}")
     [product] = out_dir.glob(f"*_{resolve(release, get_registry()).suffix}.fits")
     return product
-
-
-def saved_digests(product: Path) -> dict[str, dict[str, str]]:
-    """Digests of the other products a run saved beside ``product`` (e.g. a mosaic beside its list)."""
-    stem = product.name[: product.name.rindex("_")]
-    return {p.name[len(stem) + 1: -len(".fits")]: array_digests(p)
-            for p in sorted(product.parent.glob(f"{stem}_*.fits")) if p != product}
 
 
 def _generic_image2(tmp: Path) -> Path:
@@ -128,6 +244,8 @@ RECIPES: dict[str, Callable[[Path], Path | list[Path]]] = {
 
 
 def lock(release: str) -> dict[str, object]:
+    """A new release's lock: definition, input, golden copy and this platform's entry."""
+    from calpipe.core.fingerprint import platform_fingerprint, platform_id
     from calpipe.core.pipeline import resolve
     from calpipe.core.registry import get_registry
 
@@ -147,22 +265,49 @@ def lock(release: str) -> dict[str, object]:
             else:
                 source.write_bytes(made.read_bytes())
         source = source if source.exists() else source.with_suffix(".yaml")
-        product = run(release, source, Path(tmp) / "out")
-        entry = {"definition_sha256": pipeline.sha256(), "input": source.name,
-                 "outputs": array_digests(product)}
-        if saved := saved_digests(product):
-            entry["saved"] = saved
-        return entry
+        arrays = all_arrays(run(release, source, Path(tmp) / "out"))
+    golden = f"{name}-{version}.npz"
+    save_golden(GOLDEN / golden, arrays)
+    platform = platform_id(platform_fingerprint())
+    return {"definition_sha256": pipeline.sha256(), "input": source.name,
+            "golden": {"file": golden, "platform": platform}, "platforms": {platform: platform_entry(arrays)}}
 
 
-def main(releases: list[str]) -> int:
+def add_platform(release: str, lock: dict) -> str | None:
+    """Add this platform's entry to ``lock``; the reason it must not be added, or None."""
+    from calpipe.core.fingerprint import platform_fingerprint, platform_id
+
+    platform = platform_id(platform_fingerprint())
+    if platform in lock["platforms"]:
+        return f"{release} already has an entry for this platform {platform}"
+    with tempfile.TemporaryDirectory() as tmp:
+        arrays = all_arrays(run(release, INPUTS / lock["input"], Path(tmp)))
+    _, problems = check(lock, arrays, load_golden(GOLDEN / lock["golden"]["file"]), platform)
+    if problems:
+        return (f"{release} on this platform is not its golden output up to floating-point noise: "
+                f"{'; '.join(problems)}; publish a new version instead")
+    lock["platforms"][platform] = platform_entry(arrays)
+    return None
+
+
+def main(args: list[str]) -> int:
     locks = json.loads(LOCKS.read_text()) if LOCKS.exists() else {}
-    for release in releases:
-        if release in locks:
+    adding = args[:1] == ["--add-platform"]
+    for release in args[adding:]:
+        if adding:
+            if release not in locks:
+                print(f"{release} is not locked yet: lock it first")
+                return 1
+            if reason := add_platform(release, locks[release]):
+                print(reason)
+                return 1
+            print(f"added this platform to {release}")
+        elif release in locks:
             print(f"{release} is already locked; a changed release must be published as a new version")
             return 1
-        locks[release] = lock(release)
-        print(f"locked {release}")
+        else:
+            locks[release] = lock(release)
+            print(f"locked {release}")
     LOCKS.write_text(json.dumps(dict(sorted(locks.items())), indent=2) + "\n")
     return 0
 

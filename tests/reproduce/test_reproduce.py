@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from importlib import metadata
 
 import numpy as np
 import pytest
 
+from calpipe.core import fingerprint
 from calpipe.core.cli.calpipe import main as calpipe
 from calpipe.core.cli.strun import main as strun
 from calpipe.core.errors import InputDataError, RefDataError, UsageError
@@ -190,3 +192,54 @@ def test_source_lists_are_compared_row_by_row():
                      for r in (rows.copy(), other))
     assert [(d.name, d.identical) for d in same] == [("SOURCES", True)]
     assert [(d.name, d.identical, d.differing) for d in changed] == [("SOURCES", False, 1)]
+
+
+@pytest.mark.parametrize("field, value", [("blas", ["openblas Prescott"]), ("numba_cpu", "generic"),
+                                          ("numpy_simd", ["X86_V2"])])
+def test_changed_bytes_on_another_platform_say_the_platform_differs(made, capsys, monkeypatch, field, value):
+    product, raw, store = made
+    original = FlatFieldStep.process
+
+    def changed(self, product, refs, params):
+        product = original(self, product, refs, params)
+        product.data = product.data * (1 + 1e-6)
+        return product
+
+    here = fingerprint.platform_fingerprint()
+    monkeypatch.setattr(FlatFieldStep, "process", changed)
+    monkeypatch.setattr(fingerprint, "platform_fingerprint", lambda: {**here, field: value})
+    assert calpipe(["reproduce", str(product), "--refdata", str(store.root), "--search", str(raw.parent)]) == 5
+    out = capsys.readouterr().out
+    assert "the platform differs from the product's" in out
+    assert f"platform {field} " in out and fingerprint._text(value) in out
+
+
+def test_changed_bytes_on_the_same_platform_do_not_blame_it(made, capsys, monkeypatch):
+    product, raw, store = made
+    original = FlatFieldStep.process
+
+    def changed(self, product, refs, params):
+        product = original(self, product, refs, params)
+        product.data = product.data * (1 + 1e-6)
+        return product
+
+    monkeypatch.setattr(FlatFieldStep, "process", changed)
+    assert calpipe(["reproduce", str(product), "--refdata", str(store.root), "--search", str(raw.parent)]) == 5
+    assert "platform" not in capsys.readouterr().out
+
+
+def test_a_product_without_a_platform_record_says_it_is_unknown():
+    from calpipe.reproduce.plugin import platform_note
+
+    lines = platform_note({"software": {"numpy": np.__version__}})
+    assert lines[0].startswith("the platform differs") and "not recorded" in lines[1]
+
+
+def test_platform_is_not_software_drift_and_unrecorded_libraries_are_unknown(made):
+    product, _, _ = made
+    record = rerun.load_record(product)
+    record["software"]["platform"] = {**record["software"]["platform"], "blas": ["openblas Prescott"]}
+    del record["software"]["scipy"]  # an older product that did not record scipy
+    assert rerun.software_drift(record, get_registry()) == []
+    record["software"]["photutils"] = "0.1"
+    assert rerun.software_drift(record, get_registry()) == [f"photutils 0.1 -> {metadata.version('photutils')}"]
