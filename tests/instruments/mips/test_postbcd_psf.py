@@ -114,3 +114,16 @@ def test_blends_are_counted_in_the_header(aor):
     for band in ("mips24", "mips70"):
         m = open_product(l3 / f"a1_i2d_{band}.fits")
         assert m.meta.sources.blended == np.count_nonzero(m.sources["flags"] & FLAG_BLENDED)
+
+
+def test_the_band_merge_pairs_every_true_counterpart_and_nothing_else(aor):
+    seed, l3, truth = aor
+    m24, s24, *_ = _band(l3, "mips24", truth)
+    m70, s70, *_ = _band(l3, "mips70", truth)
+    true24 = dict(zip(m24.sources["id"], s24.matched, strict=True))
+    true70 = dict(zip(m70.sources["id"], s70.matched, strict=True))
+    pairs = {(i, j) for i, t in true24.items() if t >= 0 for j, v in true70.items() if v == t}
+    rows = open_product(l3 / "a1_bandmerge.fits").sources
+    got = {(int(r["id_prior"]), int(r["id_other"])) for r in rows if r["id_other"] >= 0}
+    print(f"seed {seed} band merge: {len(pairs & got)} of {len(pairs)} true pairs, {len(got - pairs)} false")
+    assert len(pairs) >= 3 and pairs <= got and got <= pairs
