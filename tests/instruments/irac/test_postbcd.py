@@ -14,9 +14,10 @@ from calpipe.core.provenance import sha256_file
 from calpipe.instruments.irac import detector as det
 from calpipe.instruments.irac.simulate import simulate
 from calpipe.steps.wcs import celestial_wcs
-from tests.scoring import score
+from tests.scoring import confused, score
 
 NFRAMES = 10
+FWHM_ARCSEC = det.CHANNELS[1].psf_fwhm_arcsec
 
 
 SEEDS = [21, 202, 303]  # 202: a 0.066 mJy source 4.8" from a 1.39 mJy one (issue 22, aperture pull 20)
@@ -66,7 +67,8 @@ def test_source_list_meets_the_acceptance_figures(tmp_path_factory, seed):
     yi = np.clip(np.rint(y).astype(int), 0, m.data.shape[0] - 1)
     inside = (x > 5) & (y > 5) & (x < m.data.shape[1] - 6) & (y < m.data.shape[0] - 6)
     inside &= m.coverage[yi, xi] >= 4
-    s = score(m.sources, truth["ra"], truth["dec"], truth["flux"], radius_arcsec=1.0, inside=inside)
+    s = score(m.sources, truth["ra"], truth["dec"], truth["flux"], radius_arcsec=1.0, inside=inside,
+              confused=confused(truth, FWHM_ARCSEC))
     blended = m.meta.sources.blended
     print(f"seed {seed} irac: ratio {s.flux_ratio_psf:.4f}/{s.flux_ratio_aper:.4f}, pull std {s.pull_std_psf:.3f}/"
           f"{s.pull_std_aper:.3f}, completeness {s.completeness:.3f}, reliability {s.reliability:.3f}, "

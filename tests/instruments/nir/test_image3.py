@@ -9,11 +9,12 @@ import pytest
 from calpipe.core import provenance
 from calpipe.core.cli.strun import main as strun
 from calpipe.core.io import open_product
-from calpipe.instruments.nir.simulate import PIXEL_SCALE_ARCSEC, simulate_dithers
+from calpipe.instruments.nir.simulate import PIXEL_SCALE_ARCSEC, PSF_SIGMA, simulate_dithers
 from calpipe.steps.wcs import celestial_wcs
-from tests.scoring import score
+from tests.scoring import confused, score
 
 NDITHER = 4
+FWHM_ARCSEC = 2 * np.sqrt(2 * np.log(2)) * PSF_SIGMA * PIXEL_SCALE_ARCSEC
 
 
 SEEDS = [5, 202, 303]  # 202: a 5.7 uJy source 0.18" from a 100 uJy one (issue 22, aperture pull 108)
@@ -57,7 +58,8 @@ def test_mosaic_sky_and_sources_match_truth(tmp_path_factory, seed):
     yi = np.clip(np.rint(y).astype(int), 0, m.data.shape[0] - 1)
     inside = (m.coverage[yi, xi] >= NDITHER) & (x > 5) & (y > 5)
     inside &= (x < m.data.shape[1] - 6) & (y < m.data.shape[0] - 6)
-    s = score(m.sources, truth["ra"], truth["dec"], truth["flux"] * 1e-3, radius_arcsec=0.02, inside=inside)
+    s = score(m.sources, truth["ra"], truth["dec"], truth["flux"] * 1e-3, radius_arcsec=0.02, inside=inside,
+              confused=confused(truth, FWHM_ARCSEC))
     blended = m.meta.sources.blended
     print(f"seed {seed} nir: ratio {s.flux_ratio_psf:.4f}/{s.flux_ratio_aper:.4f}, pull std {s.pull_std_psf:.3f}/"
           f"{s.pull_std_aper:.3f}, completeness {s.completeness:.3f}, reliability {s.reliability:.3f}, "
