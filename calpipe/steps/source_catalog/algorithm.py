@@ -32,6 +32,15 @@ caller multiplies by the pixel solid angle. Choices, and why:
   the model would only add a common error of ~0.3 % to every flux.
 * Aperture radius 1.5 FWHM by default: the enclosed fraction then hardly depends on
   where the source falls within its pixel (it does by ~1 % at 1 FWHM).
+* A known PRF (:class:`Prf` with an image, e.g. an instrument's PSF sampled onto the
+  mosaic grid by :mod:`.prf`) replaces the Gaussian and its measured FWHM: a width fitted
+  to the few bright isolated sources of a small field is fragile, and a wrong one splits
+  sources and biases fluxes.
+* ``deblend`` (source_catalog 1.1.0): sources within ``GROUP_FWHM`` fit together; a peak
+  must be the S/N maximum within ``MERGE_FWHM``; each aperture sum loses its neighbours'
+  fitted light and gains that light's error; FLAG_BLENDED also by the neighbours' share of
+  the aperture (``BLEND_SHARE``), since a faint source beside a bright one is spoiled by
+  light, not by distance; the blank-field excess noise is added to every flux error.
 """
 
 from __future__ import annotations
