@@ -39,6 +39,8 @@ CONTENT = {
     "readnoise": RefContent(units=("DN",), median=(0.1, 1e3), bounds=(0, 1e5)),
     "illumination": RefContent(median=(1e-3, 1e3), bounds=(0, 1e6)),
     "photom": RefContent(frame=(1, 1), bounds=(1e-12, 1e12)),
+    # three unit-sum planes (MIPS24, MIPS70, MIPS160), ±8 detector pixels at 8 samples each (refs.py)
+    "psf": RefContent(planes=(3,), frame=(129, 129), median=(0, 0.01), bounds=(0, 1)),
 }
 
 
