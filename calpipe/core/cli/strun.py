@@ -13,7 +13,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from .arguments import build_overrides, extract_step_options, guarded, setup_logging, split_assignment
+from .arguments import (
+    build_overrides,
+    check_output_dir,
+    directory,
+    extract_step_options,
+    guarded,
+    setup_logging,
+    split_assignment,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="*", type=Path,
                    help="input product files (FITS), or association files (.yaml/.json) listing them")
     p.add_argument("-h", "--help", action="store_true", help="show help (of PIPELINE if given)")
-    p.add_argument("-o", "--output-dir", type=Path, default=Path("."), help="where products go")
+    p.add_argument("-o", "--output-dir", type=directory, default=Path("."), help="where products go")
     p.add_argument("--steps.ID.PARAM", dest="_doc", metavar="VALUE",
                    help="set a step parameter (same as --set ID.PARAM=VALUE)")
     p.add_argument("--set", action="append", default=[], metavar="ID.PARAM=VALUE",
@@ -37,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="use this reference file for TYPE (recorded as an override)")
     p.add_argument("--context", type=int, metavar="N",
                    help="reference-data context (default: the pipeline's own)")
-    p.add_argument("--refdata", type=Path, metavar="DIR",
+    p.add_argument("--refdata", type=directory, metavar="DIR",
                    help="reference store (default: $CALPIPE_REFDATA or the user data directory)")
     p.add_argument("--skip", action="append", default=[], metavar="ID", help="skip a step")
     p.add_argument("--save-intermediates", action="store_true", help="write the product after each step")
@@ -157,8 +165,7 @@ def _check_run_options(pipeline, args) -> dict[str, Path]:
             raise UsageError(f"--ref {reftype}=...: {pipeline.name} uses no '{reftype}' reference ({hint})")
         if not path.is_file():
             raise RefDataError(f"--ref {reftype}={path}: file not found (check the path)")
-    if args.output_dir.exists() and not args.output_dir.is_dir():
-        raise UsageError(f"-o {args.output_dir}: exists and is not a directory")
+    check_output_dir(args.output_dir)
     return refs
 
 

@@ -97,5 +97,5 @@ class SourceCatalogStep110(SourceCatalogStep):
     added); neighbours within 3 FWHM fit together; one detection per S/N peak within a FWHM. NBLEND."""
 
     version = "1.1.0"
-    pinned_only = True  # irac_postbcd, nir_image3, mips_postbcd 1.0.0 name source_catalog unpinned
+    opt_in = True  # irac_postbcd, nir_image3, mips_postbcd 1.0.0 name source_catalog unpinned
     deblend = True

@@ -18,7 +18,7 @@ class MipsSourceCatalogStep(SourceCatalogStep110):
 
     name = "mips_source_catalog"
     version = "1.0.0"
-    pinned_only = False
+    opt_in = False
     instruments = ("mips",)
     reftypes = ("psf",)
 
