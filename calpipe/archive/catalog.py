@@ -238,11 +238,12 @@ def search(session, *, cone: tuple[float, float, float] | None = None,
 
 
 def verify(archive) -> tuple[int, list[str]]:
-    """Recompute every stored product's row from its file: (rows checked, differences)."""
+    """Recompute every stored product's row from its file, hash-check the telemetry, and find store
+    files no row names: (rows checked, differences)."""
     from sqlalchemy import select
 
     from .files import StoreError
-    from .tables import PRODUCT_STATES, Product
+    from .tables import PRODUCT_STATES, Product, TelemetryFile
 
     problems = []
     checked = 0
@@ -261,4 +262,14 @@ def verify(archive) -> tuple[int, list[str]]:
             continue
         fresh = catalog_row(path, row.sha256, path.stat().st_size, selectors)
         problems += [f"{row.filename} (row {row.id}): {d}" for d in differences(stored, fresh)]
+    with archive.db.read() as session:
+        telemetry = session.scalars(select(TelemetryFile)).all()
+    for tf in telemetry:
+        try:
+            archive.store.check(tf.sha256)
+        except StoreError as exc:
+            problems.append(f"telemetry {tf.name}: {exc}")
+    known = {r.sha256 for r in rows} | {t.sha256 for t in telemetry}
+    problems += [f"{archive.store.path(sha)}: in the store but in no catalog row (an interrupted ingest: "
+                 "rerun it)" for sha in sorted(archive.store.addresses() - known)]
     return checked, problems

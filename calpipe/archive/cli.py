@@ -214,7 +214,7 @@ def _init(args) -> int:
 
 
 def _ingest(args) -> int:
-    from calpipe.core.cli.common import setup_logging
+    from calpipe.core.cli.arguments import setup_logging
 
     from .ingest import ingest
 
@@ -265,7 +265,7 @@ def _cell(value) -> str:
 
 
 def _get(args) -> int:
-    from calpipe.core.cli.common import setup_logging
+    from calpipe.core.cli.arguments import setup_logging
     from calpipe.core.errors import UsageError
 
     from .retrieve import get

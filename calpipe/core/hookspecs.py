@@ -27,12 +27,27 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @dataclass(frozen=True)
+class ReferencePixels:
+    """Where an instrument's detectors keep their reference pixels, for the generic refpix step.
+
+    Only a readout of ``frame`` (ny, nx) pixels carries the border: ``border``
+    rows and columns on every side that see no light, read by amplifiers of
+    ``amp_width`` columns each.
+    """
+
+    frame: tuple[int, int]
+    border: int
+    amp_width: int
+
+
+@dataclass(frozen=True)
 class Instrument:
-    """What a plugin says about an instrument it supports."""
+    """What a plugin says about an instrument it supports (and the detector facts generic steps need)."""
 
     name: str
     telescope: str
     description: str = ""
+    reference_pixels: ReferencePixels | None = None
 
 
 @hookspec
@@ -48,6 +63,13 @@ def calpipe_steps() -> list[type[Step]]:
 @hookspec
 def calpipe_pipelines() -> list[Path]:
     """Pipeline YAML files this plugin ships (use importlib.resources to find them)."""
+
+
+def shipped_pipelines(package: str, folder: str = "pipelines") -> list[Path]:
+    """The pipeline YAML files in ``folder`` of an installed ``package``, for ``calpipe_pipelines``."""
+    from importlib import resources
+
+    return sorted(Path(str(resources.files(package) / folder)).glob("*.yaml"))
 
 
 @hookspec

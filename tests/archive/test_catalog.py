@@ -149,3 +149,12 @@ def test_verify_names_a_damaged_file(tmp_path, nir_downlink, capsys):
     assert str(path) in out and "no longer match" in out
     assert _cli(archive, "get", raw.obs_id, "--level", "1", "-o", str(tmp_path / "out")) == 4
     assert str(path) in capsys.readouterr().err
+
+
+def test_verify_names_a_store_file_no_row_names(tmp_path, nir_downlink, capsys):
+    archive = new_archive(tmp_path / "a", None)
+    stray = tmp_path / "stray.bin"
+    stray.write_bytes(b"left by an interrupted ingest")
+    sha = archive.store.put(stray)
+    assert _cli(archive, "verify") == 3
+    assert f"{archive.store.path(sha)}: in the store but in no catalog row" in capsys.readouterr().out

@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import build_overrides, extract_step_options, guarded, setup_logging, split_assignment
+from .arguments import build_overrides, extract_step_options, guarded, setup_logging, split_assignment
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from stdatamodels import DataModel
 
-from .integration import SCHEMA_URI_PREFIX
+from .asdf_resources import SCHEMA_URI_PREFIX
 
 
 class CalpipeModel(DataModel):

@@ -59,7 +59,7 @@ def make_demo_data(out: Path, seed: int = 1) -> DemoFiles:
 def run_demo(out: Path, seed: int = 1, refdata: Path | None = None) -> int:
     """Make the data, calibrate it (references from the store), compare with truth."""
     from calpipe.core.api import run
-    from calpipe.core.cli.common import setup_logging
+    from calpipe.core.cli.arguments import setup_logging
     from calpipe.core.io import open_product
 
     setup_logging(quiet=False, verbose=False)  # one line per step, as strun shows

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from calpipe.core.hookspecs import Instrument, RefSet, RefType, hookimpl
+from calpipe.core.hookspecs import Instrument, RefSet, RefType, hookimpl, shipped_pipelines
 
 # reftype -> (selection keywords, description); every MIPS type is chosen by DETECTOR (MIPS24/70/160)
 REFTYPES: dict[str, tuple[tuple[str, ...], str]] = {
@@ -36,9 +36,14 @@ def calpipe_models():
 
 @hookimpl
 def calpipe_steps():
-    from .steps.register import steps
+    from .steps.step_classes import steps
 
     return steps()
+
+
+@hookimpl
+def calpipe_pipelines():
+    return shipped_pipelines(__package__)
 
 
 @hookimpl
@@ -57,7 +62,7 @@ def calpipe_refsets():
 def calpipe_add_sim_commands(subparsers):
     from pathlib import Path
 
-    from calpipe.core.cli.common import positive_int as positive
+    from calpipe.core.cli.arguments import positive_int as positive
 
     # Values are checked by the simulator (exit 2 with the allowed ones): listing must not import numpy.
     sim = subparsers.add_parser(

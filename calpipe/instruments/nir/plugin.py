@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from calpipe.core.hookspecs import Instrument, RefSet, RefType, hookimpl
+from calpipe.core.hookspecs import Instrument, ReferencePixels, RefSet, RefType, hookimpl, shipped_pipelines
 
 REFTYPES = {
     "mask": "bad-pixel mask (DQ)",
@@ -19,7 +19,15 @@ REFTYPES = {
 
 @hookimpl
 def calpipe_instruments():
-    return [Instrument("nir", "JWST-like", "HgCdTe 2048x2048 near-infrared detectors, MULTIACCUM ramps")]
+    from .geometry import AMP_WIDTH, FULL, NREF
+
+    return [Instrument("nir", "JWST-like", "HgCdTe 2048x2048 near-infrared detectors, MULTIACCUM ramps",
+                       ReferencePixels(frame=(FULL, FULL), border=NREF, amp_width=AMP_WIDTH))]
+
+
+@hookimpl
+def calpipe_pipelines():
+    return shipped_pipelines(__package__)
 
 
 @hookimpl
@@ -38,7 +46,7 @@ def calpipe_refsets():
 def calpipe_add_sim_commands(subparsers):
     from pathlib import Path
 
-    from calpipe.core.cli.common import positive_int as positive
+    from calpipe.core.cli.arguments import positive_int as positive
 
     # Values are checked by the simulator (exit 2 with the allowed ones): listing must not import numpy.
     sim = subparsers.add_parser(

@@ -17,7 +17,7 @@ from calpipe.core.pipeline import Overrides
 from calpipe.instruments.mips import artifacts as art
 from calpipe.instruments.mips.simulate import simulate
 
-from .support import truth
+from .helpers import truth
 
 
 def _run(pipeline, files, out, skip=()):
