@@ -165,7 +165,7 @@ def _ask(world, cred, at, obs=None) -> str:
                 return "served" if access.decide(session, who, session.get(Product, world.l3), at).allowed \
                     else "refused"
         with tempfile.TemporaryDirectory() as out:
-            path, row, _ = get(archive, obs, Path(out), who=who)
+            path, _, _ = get(archive, obs, Path(out), who=who)
             assert path.read_bytes() == hashlib.sha256(obs.encode()).digest() * 64
         return "served"
     except Refused as exc:
