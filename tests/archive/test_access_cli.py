@@ -72,6 +72,11 @@ def test_accounts_programs_and_grants_by_the_commands(archive, tmp_path, monkeyp
     assert _cli(archive, "program", "grant", "PX", "bob", "--account", "alice") == 0
     assert _cli(archive, "get", "px_obs", "-o", str(tmp_path / "bob"), "--token", bob) == 0
     assert _cli(archive, "program", "revoke", "PX", "bob", "--account", "alice") == 0
+    monkeypatch.setenv("CALPIPE_ARCHIVE_PASSWORD", "battery staple")
+    assert _cli(archive, "account", "passwd", "alice") == 0
+    assert _cli(archive, "get", "px_obs", "-o", str(tmp_path / "new"), "--account", "alice") == 0
+    monkeypatch.setenv("CALPIPE_ARCHIVE_PASSWORD", "correct horse")  # the old one no longer works
+    assert _cli(archive, "get", "px_obs", "-o", str(tmp_path / "old"), "--account", "alice") == 2
     assert _cli(archive, "get", "px_obs", "-o", str(tmp_path / "bob2"), "--token", bob) == 2
     assert _cli(archive, "get", "px_obs", "-o", str(tmp_path / "anon"), "--anonymous") == 2
     # a disabled account's token stops working; a revoked token too
