@@ -13,7 +13,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from .arguments import build_overrides, extract_step_options, guarded, setup_logging, split_assignment
+from .arguments import (
+    build_overrides,
+    check_output_dir,
+    directory,
+    extract_step_options,
+    guarded,
+    setup_logging,
+    split_assignment,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="*", type=Path,
                    help="input product files (FITS), or association files (.yaml/.json) listing them")
     p.add_argument("-h", "--help", action="store_true", help="show help (of PIPELINE if given)")
-    p.add_argument("-o", "--output-dir", type=Path, default=Path("."), help="where products go")
+    p.add_argument("-o", "--output-dir", type=directory, default=Path("."), help="where products go")
     p.add_argument("--steps.ID.PARAM", dest="_doc", metavar="VALUE",
                    help="set a step parameter (same as --set ID.PARAM=VALUE)")
     p.add_argument("--set", action="append", default=[], metavar="ID.PARAM=VALUE",
@@ -37,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="use this reference file for TYPE (recorded as an override)")
     p.add_argument("--context", type=int, metavar="N",
                    help="reference-data context (default: the pipeline's own)")
-    p.add_argument("--refdata", type=Path, metavar="DIR",
+    p.add_argument("--refdata", type=directory, metavar="DIR",
                    help="reference store (default: $CALPIPE_REFDATA or the user data directory)")
     p.add_argument("--skip", action="append", default=[], metavar="ID", help="skip a step")
     p.add_argument("--save-intermediates", action="store_true", help="write the product after each step")
@@ -98,6 +106,7 @@ def _run(pipeline, args) -> int:
     from ..registry import get_registry
 
     refs = dict(split_assignment(r, "--ref") for r in args.ref)
+    check_output_dir(args.output_dir)  # a file, or a path under one, refused before any work
     if args.dry_run:
         prep = api.prepare(pipeline, args.inputs, context=args.context, refs=refs, refdata=args.refdata,
                            output_dir=args.output_dir, save_intermediates=args.save_intermediates,
@@ -106,7 +115,6 @@ def _run(pipeline, args) -> int:
     options = dict(context=args.context, refs=refs, refdata=args.refdata, jobs=args.jobs,
                    save_intermediates=args.save_intermediates, registry=get_registry())
     api.check_refs(pipeline, refs)
-    api.check_output_dir(args.output_dir)
     groups = api.input_groups(pipeline, args.inputs, args.output_dir, args.save_intermediates)
     if len(groups) == 1:  # one run: its error is the command's (with its traceback under --debug)
         for out in api.run(pipeline, groups, args.output_dir, **options, on_error="raise").outputs:
