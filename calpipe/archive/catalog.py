@@ -28,7 +28,10 @@ from .tables import OBSCORE, PROVENANCE
 HPX_ORDER = 16
 _RUN = re.compile(r"^calpipe \S+ \S+ \S+ run ([0-9a-f]{32})$")
 _SUFFIX = re.compile(r"_[a-z][a-z0-9]*$")  # the product suffix: _uncal, _raw, _rate, _cal, _bcd
-COMPARED = (*OBSCORE, "pipeline", "pipeline_version", "context", "run_id", "sha256", "selection", "hpx")
+# obs_release_date and data_rights come from the access policy (access.py), not from the header
+FROM_ACCESS = ("obs_release_date", "data_rights")
+COMPARED = (*(c for c in OBSCORE if c not in FROM_ACCESS), "pipeline", "pipeline_version", "context",
+            "run_id", "sha256", "selection", "hpx")
 
 
 def obs_id_of(filename: str) -> str:

@@ -1,4 +1,8 @@
-"""`calpipe archive ...`: init, ingest, search, get, history, verify, upgrade.
+"""`calpipe archive ...`: init, ingest, search, get, history, verify, upgrade, account, program, notify.
+
+Who asks for data: ``--token TOKEN`` ($CALPIPE_ARCHIVE_TOKEN), ``--account NAME``
+(password from $CALPIPE_ARCHIVE_PASSWORD, else prompted), ``--anonymous``, else
+the archive's local operator (whoever runs commands on its own database).
 
 Every command finds its archive by --archive DIR, else $CALPIPE_ARCHIVE, else
 the current directory, and its catalog by --db URL, else $CALPIPE_ARCHIVE_DB,
@@ -60,6 +64,17 @@ def _common() -> argparse.ArgumentParser:
     return common
 
 
+def _credentials() -> argparse.ArgumentParser:
+    creds = argparse.ArgumentParser(add_help=False)
+    who = creds.add_mutually_exclusive_group()
+    who.add_argument("--token", metavar="TOKEN", help="act as the account of this API token "
+                                                       "(default: $CALPIPE_ARCHIVE_TOKEN)")
+    who.add_argument("--account", metavar="NAME", help="act as this account; its password from "
+                                                       "$CALPIPE_ARCHIVE_PASSWORD, else asked")
+    who.add_argument("--anonymous", action="store_true", help="act as the public")
+    return creds
+
+
 @hookimpl
 def calpipe_add_commands(subparsers):
     common = _common()
@@ -96,10 +111,15 @@ def calpipe_add_commands(subparsers):
     search.add_argument("--format", choices=("table", "csv", "json"), default="table")
     search.set_defaults(func=_search)
 
-    get = sub.add_parser("get", parents=[common], help="retrieve one observation's product",
+    creds = _credentials()
+    get = sub.add_parser("get", parents=[common, creds], help="retrieve one observation's product",
                          description="As archived (default), latest (newest releases and context; made "
-                                     "on the fly and kept when missing) or pinned to a release.")
-    get.add_argument("obs_id", metavar="OBS_ID")
+                                     "on the fly and kept when missing) or pinned to a release; or every "
+                                     "product of a notification's --manifest. Data still exclusive to their "
+                                     "program are served only to its accounts: anything else is 'refused' "
+                                     "(exit 2).")
+    get.add_argument("obs_id", metavar="OBS_ID", nargs="?")
+    get.add_argument("--manifest", type=Path, metavar="FILE", help="the manifest.json of a notification")
     mode = get.add_mutually_exclusive_group()
     mode.add_argument("--as-archived", dest="mode", action="store_const", const="as-archived")
     mode.add_argument("--latest", dest="mode", action="store_const", const="latest")
@@ -119,6 +139,64 @@ def calpipe_add_commands(subparsers):
                    ).set_defaults(func=_verify)
     sub.add_parser("upgrade", parents=[common],
                    help="migrate the catalog to this calpipe's schema").set_defaults(func=_upgrade)
+    _add_access_commands(sub, common, creds)
+
+
+def _add_access_commands(sub, common, creds) -> None:
+    acc = sub.add_parser("account", help="archive accounts (not proposal-system accounts)").add_subparsers(
+        dest="account_command", required=True, metavar="ACTION")
+    add = acc.add_parser("add", parents=[common], help="a new account; password from "
+                                                       "$CALPIPE_ARCHIVE_PASSWORD, else asked")
+    add.add_argument("name", metavar="NAME")
+    add.add_argument("--email")
+    add.add_argument("--operator", action="store_true", help="an operator of the archive: sees all data")
+    add.add_argument("--no-password", action="store_true", help="token access only")
+    add.set_defaults(func=_account_add)
+    pw = acc.add_parser("passwd", parents=[common], help="set an account's password")
+    pw.add_argument("name", metavar="NAME")
+    pw.set_defaults(func=_account_passwd)
+    dis = acc.add_parser("disable", parents=[common], help="disable an account (its tokens stop working)")
+    dis.add_argument("name", metavar="NAME")
+    dis.set_defaults(func=_account_disable)
+    acc.add_parser("list", parents=[common], help="accounts, roles, programs"
+                   ).set_defaults(func=_account_list)
+    tok = acc.add_parser("token", parents=[common], help="a new API token (shown once), or --revoke one")
+    tok.add_argument("name", metavar="NAME", nargs="?")
+    tok.add_argument("--days", type=int, default=90, help="lifetime in days (default 90)")
+    tok.add_argument("--label")
+    tok.add_argument("--revoke", metavar="TOKEN")
+    tok.set_defaults(func=_account_token)
+
+    prog = sub.add_parser("program", help="programs, their PI and exclusive-access period, grants"
+                          ).add_subparsers(dest="program_command", required=True, metavar="ACTION")
+    padd = prog.add_parser("add", parents=[common], help="a program (its PI may not have an account yet)")
+    padd.add_argument("program", metavar="ID")
+    padd.add_argument("--pi", metavar="ACCOUNT")
+    padd.add_argument("--months", type=int, default=12,
+                      help="exclusive-access period (default 12; 0 for calibration or public programs)")
+    padd.set_defaults(func=_program_add)
+    show = prog.add_parser("show", parents=[common], help="a program, its grants and release dates")
+    show.add_argument("program", metavar="ID")
+    show.set_defaults(func=_program_show)
+    for name, func in (("grant", _program_grant), ("revoke", _program_revoke)):
+        g = prog.add_parser(name, parents=[common, creds], help=f"{name} an account access to the program's "
+                            "exclusive data (its PI or an operator)")
+        g.add_argument("program", metavar="ID")
+        g.add_argument("name", metavar="ACCOUNT")
+        g.set_defaults(func=func)
+
+    note = sub.add_parser("notify", help="mail subscribers about events (outbox, SMTP from archive.toml)"
+                          ).add_subparsers(dest="notify_command", required=True, metavar="ACTION")
+    subs = note.add_parser("subscribe", parents=[common], help="mail an account about a program's events")
+    subs.add_argument("name", metavar="ACCOUNT")
+    subs.add_argument("program", metavar="PROGRAM")
+    subs.add_argument("--daily", action="store_true", help="one digest a day instead of one mail per event")
+    subs.set_defaults(func=_notify_subscribe)
+    note.add_parser("send", parents=[common], help="release what is due, then mail what is queued; exit 1 "
+                    "if the SMTP server refused or was unreachable (the mails stay queued)"
+                    ).set_defaults(func=_notify_send)
+    note.add_parser("status", parents=[common], help="queued and sent mails, retries and their errors (JSON)"
+                    ).set_defaults(func=_notify_status)
 
 
 def _open(args, check: bool = True):
@@ -193,11 +271,17 @@ def _get(args) -> int:
     from .retrieve import get
 
     setup_logging(quiet=True, verbose=False)
+    archive = _open(args)
+    who = _principal(archive, args)
+    if args.manifest is not None:
+        return _get_manifest(archive, args, who)
+    if args.obs_id is None:
+        raise UsageError("give OBS_ID or --manifest FILE")
     mode = "pinned" if args.pinned else args.mode or "as-archived"
     if args.context is not None and mode != "pinned":
         raise UsageError("--context goes with --pinned NAME@VERSION (--latest takes the newest context)")
-    path, product, report = get(_open(args), args.obs_id, args.output_dir, mode, args.level, args.pinned,
-                                args.context)
+    path, product, report = get(archive, args.obs_id, args.output_dir, mode, args.level, args.pinned,
+                                args.context, who=who)
     for line in report.lines:
         print(line)
     print(f"{path}  ({product.state}; {product.pipeline or 'raw'} {product.pipeline_version} context "
@@ -237,4 +321,215 @@ def _upgrade(args) -> int:
     before, after = archive.db.upgrade()
     print(f"{archive.db.where()}: schema {before} -> {after}" if before != after
           else f"{archive.db.where()}: schema {after}, up to date")
+    return 0
+
+
+# -- access -----------------------------------------------------------------------------------
+def _principal(archive, args):
+    """--token, --account (password from the environment or asked), --anonymous, else local operator."""
+    import getpass
+    import os
+
+    from . import access
+
+    token = args.token or os.environ.get("CALPIPE_ARCHIVE_TOKEN")
+    if args.anonymous:
+        return access.Principal.anonymous()
+    if args.account:
+        password = os.environ.get("CALPIPE_ARCHIVE_PASSWORD") or getpass.getpass(f"{args.account} password: ")
+        return access.authenticate(archive.db, archive.clock(), name=args.account, password=password)
+    if token:
+        return access.authenticate(archive.db, archive.clock(), token=token)
+    return access.Principal.local_operator()
+
+
+def _new_password(name: str) -> str:
+    import getpass
+    import os
+
+    from calpipe.core.errors import UsageError
+
+    given = os.environ.get("CALPIPE_ARCHIVE_PASSWORD")
+    if given:
+        return given
+    first = getpass.getpass(f"new password for {name}: ")
+    if first != getpass.getpass("again: "):
+        raise UsageError(f"{name}: the two passwords differ; nothing changed")
+    return first
+
+
+def _get_manifest(archive, args, who) -> int:
+    import json
+
+    from calpipe.core.errors import InputDataError
+
+    from .retrieve import get_manifest
+
+    try:
+        doc = json.loads(args.manifest.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputDataError(f"{args.manifest}: not a readable JSON manifest ({exc})") from None
+    for path, product in get_manifest(archive, doc, args.output_dir, who=who):
+        print(f"{path}  ({product.state}; sha256 {product.sha256[:16]}…)")
+    return 0
+
+
+def _account_add(args) -> int:
+    from . import access
+
+    archive = _open(args)
+    password = None if args.no_password else _new_password(args.name)
+    with archive.db.write() as session:
+        access.add_account(session, args.name, password, archive.clock(), email=args.email,
+                           operator=args.operator)
+    print(f"account {args.name} added" + (" (operator)" if args.operator else ""))
+    return 0
+
+
+def _account_passwd(args) -> int:
+    from . import access
+
+    archive = _open(args)
+    password = _new_password(args.name)
+    with archive.db.write() as session:
+        found = access.account(session, args.name)
+        found.password_hash, found.failed_logins, found.locked_until = access.hash_password(password), 0, None
+    print(f"account {args.name}: password changed")
+    return 0
+
+
+def _account_disable(args) -> int:
+    from . import access
+
+    archive = _open(args)
+    with archive.db.write() as session:
+        access.account(session, args.name).disabled = True
+    print(f"account {args.name} disabled (its tokens no longer work)")
+    return 0
+
+
+def _account_list(args) -> int:
+    from sqlalchemy import select
+
+    from .tables import Account, Grant, Program
+
+    archive = _open(args)
+    with archive.db.read() as session:
+        for a in session.scalars(select(Account).order_by(Account.name)):
+            pi = session.scalars(select(Program.id).where(Program.pi == a.name)).all()
+            granted = session.scalars(select(Grant.program_id).where(Grant.account_id == a.id)).all()
+            print(f"{a.name:<24} {'operator' if a.operator else 'user':<8} "
+                  f"{'DISABLED' if a.disabled else 'active':<8} {a.email or '-':<28} PI of: "
+                  f"{','.join(pi) or '-'}  granted: {','.join(granted) or '-'}")
+    return 0
+
+
+def _account_token(args) -> int:
+    from calpipe.core.errors import UsageError
+
+    from . import access
+
+    archive = _open(args)
+    with archive.db.write() as session:
+        if args.revoke:
+            if not access.revoke_token(session, args.revoke, archive.clock()):
+                raise UsageError("--revoke: no such live token (already revoked, or never issued)")
+            print("token revoked")
+            return 0
+        if not args.name:
+            raise UsageError("give the account NAME (or --revoke TOKEN)")
+        token = access.new_token(session, access.account(session, args.name), archive.clock(), args.days,
+                                 args.label)
+    print(token)
+    return 0
+
+
+def _program_add(args) -> int:
+    from . import access
+
+    archive = _open(args)
+    with archive.db.write() as session:
+        access.add_program(session, access.Principal.local_operator(), args.program, args.pi, args.months,
+                           archive.clock())
+    print(f"program {args.program}: PI {args.pi or '-'}, exclusive access {args.months} months")
+    return 0
+
+
+def _program_show(args) -> int:
+    from sqlalchemy import func, select
+
+    from calpipe.core.errors import UsageError
+
+    from .tables import Account, Grant, Product, Program
+
+    archive = _open(args)
+    with archive.db.read() as session:
+        program = session.get(Program, args.program)
+        if program is None:
+            raise UsageError(f"no program {args.program!r} (add it with `calpipe archive program add`)")
+        grants = session.scalars(select(Account.name).join(Grant, Grant.account_id == Account.id)
+                                 .where(Grant.program_id == program.id).order_by(Account.name)).all()
+        first, last, count = session.execute(
+            select(func.min(Product.release_at), func.max(Product.release_at), func.count())
+            .where(Product.proposal_id == program.id)).one()
+    print(f"program {program.id}: PI {program.pi or '-'}, exclusive access {program.months} months")
+    print(f"  granted to: {', '.join(grants) or '-'}")
+    print(f"  {count} product version(s); release dates {first or '-'} .. {last or '-'}")
+    return 0
+
+
+def _program_grant(args) -> int:
+    from . import access
+
+    archive = _open(args)
+    who = _principal(archive, args)
+    with archive.db.write() as session:
+        access.grant(session, who, args.program, args.name, archive.clock())
+    print(f"program {args.program}: granted to {args.name}")
+    return 0
+
+
+def _program_revoke(args) -> int:
+    from . import access
+
+    archive = _open(args)
+    who = _principal(archive, args)
+    with archive.db.write() as session:
+        removed = access.revoke(session, who, args.program, args.name)
+    print(f"program {args.program}: " + (f"grant to {args.name} revoked" if removed
+                                         else f"{args.name} had no grant"))
+    return 0
+
+
+def _notify_subscribe(args) -> int:
+    from . import access, notify
+
+    archive = _open(args)
+    with archive.db.write() as session:
+        notify.subscribe(session, access.account(session, args.name), args.program,
+                         notify.DAILY if args.daily else notify.IMMEDIATE)
+    print(f"{args.name}: mailed about program {args.program} " + ("daily" if args.daily else "at once"))
+    return 0
+
+
+def _notify_send(args) -> int:
+    from . import notify
+
+    archive = _open(args)
+    report = notify.send(archive, notify.SmtpConfig.load(archive.root))
+    for line in report.errors:
+        print(f"not sent (stays queued): {line}")
+    print(f"notify: {report.fanned_out} deliveries queued, {report.sent} message(s) sent, "
+          f"{report.failed} failed")
+    return 1 if report.failed else 0
+
+
+def _notify_status(args) -> int:
+    import json
+
+    from . import notify
+
+    archive = _open(args)
+    with archive.db.read() as session:
+        print(json.dumps(notify.status(session), indent=1))
     return 0

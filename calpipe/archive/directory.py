@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,6 +73,7 @@ class Archive:
     registry: Any
     refdata: Path | None = None
     who: str = "calpipe"
+    clock: Callable[[], datetime] = now  # access decisions and release dates: tests inject one
 
     @classmethod
     def init(cls, root: Path, db_url: str | None = None, registry: Any = None) -> Archive:

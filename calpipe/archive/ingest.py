@@ -236,9 +236,15 @@ def publish(archive: Archive, path: Path, row: dict[str, Any], exposure_id: int 
 
 
 def finish(archive: Archive, product_id: int, state: str, why: str) -> None:
+    """The product final: its state, its release date, the activity row and the outbox event, one commit."""
+    from . import access, notify
+
     with archive.db.write() as session:
         product = session.get(Product, product_id)
         product.state, product.claimed_by = state, None
+        access.stamp(session, product, archive.clock())
+        if state == SANDBOX:
+            notify.announce(session, notify.NEW_IN_SANDBOX, [product], archive.clock())
         session.add(Activity(at=now(), who=archive.who, what="registered", obs_id=product.obs_id,
                              product_id=product.id, state_from=None, state_to=state,
                              why=f"{why}: {product.filename} sha256:{product.sha256[:16]}"))

@@ -11,7 +11,8 @@
   served or made and kept likewise. The same release, context and input give
   the same SCI/ERR/DQ bytes, so a pinned remake equals what that release made.
 
-Every file is copied out of the store after its sha256 is checked.
+Every file is copied out of the store after its sha256 is checked, and only after
+the access policy (access.py) allowed it to the one who asks.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from sqlalchemy import select
 
 from calpipe.core.errors import InputDataError, UsageError
 
+from . import access
+from .access import Principal
 from .directory import Archive, now
 from .ingest import Report, make
 from .tables import CURRENT, ON_DEMAND, RAW, SANDBOX, Activity, Product
@@ -31,6 +34,7 @@ SHOWN = (CURRENT, SANDBOX)
 
 
 def versions(archive: Archive, obs_id: str) -> list[Product]:
+    access.check_obs_id(obs_id)
     with archive.db.read() as session:
         rows = session.scalars(select(Product).where(Product.obs_id == obs_id).order_by(Product.id)).all()
     if not rows:
@@ -54,18 +58,27 @@ def as_archived(rows: list[Product], level: int | None) -> Product:
     return (current or at_level)[-1]
 
 
+@access.data_path("get")
 def get(archive: Archive, obs_id: str, out_dir: Path, mode: str = AS_ARCHIVED, level: int | None = None,
-        pinned: str | None = None, context: int | None = None) -> tuple[Path, Product, Report]:
-    """Write the requested version of ``obs_id`` into ``out_dir``; returns (file, its row, report)."""
+        pinned: str | None = None, context: int | None = None,
+        who: Principal | None = None) -> tuple[Path, Product, Report]:
+    """Write the requested version of ``obs_id`` into ``out_dir``; returns (file, its row, report).
+
+    ``who`` asks (None: the archive's own operator, who holds the store anyway; servers pass the
+    requester). The policy is asked before anything is made and again for what is served.
+    """
+    who = who or Principal.local_operator()
     report = Report()
     rows = versions(archive, obs_id)
     archived = as_archived(rows, level)
+    access.require(archive.db, who, archived.id, archive.clock(), "get")
     if mode == AS_ARCHIVED:
         product = archived
     elif archived.calib_level == 1:
         product = archived  # raw data have no release or context: there is only one version
     else:
         product = _remade(archive, rows, archived, mode, pinned, context, report)
+        access.require(archive.db, who, product.id, archive.clock(), "get")
     path = archive.store.copy_out(product.sha256, Path(out_dir) / product.filename)
     with archive.db.write() as session:
         session.add(Activity(at=now(), who=archive.who, what="retrieved", obs_id=obs_id,
@@ -73,6 +86,31 @@ def get(archive: Archive, obs_id: str, out_dir: Path, mode: str = AS_ARCHIVED, l
                              why=f"{mode}: {product.filename} ({product.pipeline} {product.pipeline_version} "
                                  f"context {product.context})"))
     return path, product, report
+
+
+@access.data_path("get-manifest")
+def get_manifest(archive: Archive, manifest: dict, out_dir: Path,
+                 who: Principal | None = None) -> list[tuple[Path, Product]]:
+    """Download every product a notification's manifest lists (by obs_id and sha256), each one asked of
+    the policy; a product refused or unknown stops the download with "refused"."""
+    who = who or Principal.local_operator()
+    try:
+        wanted = [(access.check_obs_id(str(p["obs_id"])), str(p["sha256"])) for p in manifest["products"]]
+    except (KeyError, TypeError):
+        raise InputDataError("manifest: expected {\"products\": [{\"obs_id\": ..., \"sha256\": ...}, ...]} "
+                             "as attached to archive notifications") from None
+    served = []
+    for obs_id, sha in wanted:
+        with archive.db.read() as session:
+            product = session.scalar(select(Product).where(Product.obs_id == obs_id, Product.sha256 == sha))
+        if product is None:
+            raise access.Refused()  # no hint beyond what search shows
+        access.require(archive.db, who, product.id, archive.clock(), "get-manifest")
+        served.append((archive.store.copy_out(product.sha256, Path(out_dir) / product.filename), product))
+        with archive.db.write() as session:
+            session.add(Activity(at=now(), who=archive.who, what="retrieved", obs_id=obs_id,
+                                 product_id=product.id, why=f"manifest: {product.filename}"))
+    return served
 
 
 def _remade(archive: Archive, rows: list[Product], archived: Product, mode: str, pinned: str | None,

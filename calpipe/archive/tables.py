@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -149,6 +150,8 @@ class Product(Base):
     proposal_id: Mapped[str | None] = mapped_column(String(64), index=True)
     obs_release_date: Mapped[str | None] = mapped_column(String(32))
     data_rights: Mapped[str | None] = mapped_column(String(16))
+    # access (access.py): when the data become public; kept per product, the same for every version
+    release_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
 
 
 class Activity(Base):
@@ -164,3 +167,115 @@ class Activity(Base):
     state_from: Mapped[str | None] = mapped_column(String(16))
     state_to: Mapped[str | None] = mapped_column(String(16))
     why: Mapped[str] = mapped_column(Text)
+
+
+# -- access (access.py) and notifications (notify.py) ----------------------------------------
+
+product_member = Table(
+    "product_member", Base.metadata,
+    Column("product_id", ForeignKey("product.id"), primary_key=True),
+    Column("member_id", ForeignKey("product.id"), primary_key=True),
+)  # a Level 3 product's inputs: it is released only when all of them are
+
+
+class Account(Base):
+    """An archive login (not a proposal-system account): argon2 password hash, operator role."""
+
+    __tablename__ = "account"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str | None] = mapped_column(String(255))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    operator: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)  # since the last success
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)  # rate limit after failed logins
+
+
+class Token(Base):
+    """An API token: only its sha256 is kept (the token itself is shown once)."""
+
+    __tablename__ = "api_token"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Program(Base):
+    """A program: its PI (an account name, which may not exist yet) and exclusive-access months."""
+
+    __tablename__ = "program"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    pi: Mapped[str | None] = mapped_column(String(64))
+    months: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Grant(Base):
+    """Access to a program's exclusive data for an account other than its PI."""
+
+    __tablename__ = "program_grant"
+    program_id: Mapped[str] = mapped_column(ForeignKey("program.id"), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), primary_key=True)
+    granted_by: Mapped[str] = mapped_column(String(64))
+    granted_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Audit(Base):
+    """Every data access served or refused: who, which product, when, by which path, and why."""
+
+    __tablename__ = "audit"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    account: Mapped[str | None] = mapped_column(String(64))  # None: anonymous
+    product_id: Mapped[int | None] = mapped_column(Integer)
+    obs_id: Mapped[str | None] = mapped_column(String(128))
+    path: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(16))  # served | refused | login-failed
+    reason: Mapped[str] = mapped_column(Text)  # for operators only, never shown to the requester
+
+
+class Event(Base):
+    """The outbox: written in the transaction of the change it announces."""
+
+    __tablename__ = "event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # sandbox | archived | reprocessed | public
+    program: Mapped[str | None] = mapped_column(String(64), index=True)
+    product_ids: Mapped[list[int]] = mapped_column(JSON)
+    fanned_out: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+
+
+class Subscription(Base):
+    """An account's wish to be mailed about a program's events, at once or as a daily digest."""
+
+    __tablename__ = "subscription"
+    __table_args__ = (UniqueConstraint("account_id", "program", name="uq_subscription"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
+    program: Mapped[str] = mapped_column(String(64))
+    mode: Mapped[str] = mapped_column(String(16))  # immediate | daily
+    last_sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Delivery(Base):
+    """One event for one subscriber: unique, so that it is mailed once (its key is the Message-ID)."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (UniqueConstraint("event_id", "subscription_id", name="uq_delivery"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id"))
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscription.id"), index=True)
+    dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)
+    product_ids: Mapped[list[int]] = mapped_column(JSON)  # the event's products this subscriber may read
+    state: Mapped[str] = mapped_column(String(16), index=True)  # queued | sent
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_try: Mapped[datetime] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)

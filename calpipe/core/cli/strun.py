@@ -109,6 +109,7 @@ def _run(pipeline, args) -> int:
     from ..registry import get_registry
 
     refs = dict(split_assignment(r, "--ref") for r in args.ref)
+    api.check_output_dir(args.output_dir)  # a file, or a path under one, refused before any work
     if args.dry_run:
         prep = api.prepare(pipeline, args.inputs, context=args.context, refs=refs, refdata=args.refdata,
                            output_dir=args.output_dir, save_intermediates=args.save_intermediates,
@@ -117,7 +118,6 @@ def _run(pipeline, args) -> int:
     options = dict(context=args.context, refs=refs, refdata=args.refdata, jobs=args.jobs,
                    save_intermediates=args.save_intermediates, registry=get_registry())
     api.check_refs(pipeline, refs)
-    api.check_output_dir(args.output_dir)
     groups = api.input_groups(pipeline, args.inputs, args.output_dir, args.save_intermediates)
     if len(groups) == 1:  # one run: its error is the command's (with its traceback under --debug)
         for out in api.run(pipeline, groups, args.output_dir, **options, on_error="raise").outputs:
