@@ -22,6 +22,7 @@ _FIX = "re-download or regenerate the file"
 
 def open_product(path: Path, models: dict[str, type] | None = None, error=InputDataError) -> Any:
     """Open a calpipe FITS product as the model class named by its DATAMODL keyword."""
+    import asdf
     from astropy.io import fits
     from astropy.utils.exceptions import AstropyUserWarning
     from stdatamodels.validate import ValidationWarning
@@ -52,7 +53,11 @@ def open_product(path: Path, models: dict[str, type] | None = None, error=InputD
                 if cls is None:
                     hint = did_you_mean(model_type, list(models)) or "install the plugin that defines it"
                     raise error(f"{path}: DATAMODL = '{model_type}' is not a known product type ({hint})")
-                model = cls(hdul)
+                # asdf's own check of the tagged tree on read is a subset of model.validate(), which
+                # checks the whole tree against the product's schema (and the tags' schemas) once.
+                with asdf.config_context() as config:
+                    config.validate_on_read = False
+                    model = cls(hdul)
                 model.validate()  # once, as a whole: models skip validation on assignment
                 return model
     except (OSError, ValueError, TypeError, AstropyUserWarning, ValidationWarning) as exc:
@@ -89,13 +94,19 @@ def _umask() -> int:
 
 def write_atomic(model: Any, path: Path) -> Path:
     """Write ``model`` to ``path`` as FITS via a temporary file and an atomic rename."""
+    import asdf
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model.meta.filename = path.name
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; products get the usual permissions
     try:
-        with os.fdopen(fd, "wb") as f:
+        with os.fdopen(fd, "wb") as f, asdf.config_context() as config:
+            # stdatamodels writes the FITS part by walking the product's schema, which validates the
+            # tree as it goes (a bad value is refused); asdf checking the same tree again, tag by tag,
+            # as it serialises the ASDF extension only repeats that check.
+            config.validate_on_write = False
             model.to_fits(f)
             f.flush()
             os.fsync(f.fileno())
