@@ -108,7 +108,8 @@ def main() -> int:
                 times[name].append(time.perf_counter() - start)
         med = {name: statistics.median(ts) * 1e3 for name, ts in times.items()}
         peaks = {name: peak_mb(fn) for name, fn in ops.items()}
-        shapes = ", ".join(f"{h.name} {'x'.join(map(str, h.data.shape))}" for h in hdul[1:] if h.data is not None)
+        shapes = ", ".join(f"{h.name} {'x'.join(map(str, h.data.shape))}"
+                           for h in hdul[1:] if h.data is not None)
         print(f"one IRAC BCD ({bcd.stat().st_size / 2**20:.1f} MB: {shapes}); "
               f"median of {args.reps} interleaved runs")
         for name in ops:

@@ -51,6 +51,9 @@ class RefResolver(Protocol):
 
     def resolve(self, reftype: str, product: Any) -> RefFile: ...
 
+    # Optional: ``sha256_of(path) -> str``, the sha256 of a file it resolved (a store may know
+    # it without reading the file again); without it the runner hashes every file itself.
+
 
 class OverrideResolver:
     """Only what the user named with --ref TYPE=PATH; used until a context is configured."""
@@ -150,7 +153,7 @@ class Runner:
             if not ref.path.is_file():
                 raise RefDataError(f"{ref.path}: reference file for '{reftype}' not found "
                                    f"(check --ref {reftype}=PATH or the reference store)")
-            digest = sha256_file(ref.path)
+            digest = getattr(self.resolver, "sha256_of", sha256_file)(ref.path)
             if ref.sha256 is not None and digest != ref.sha256:
                 raise RefDataError(f"{ref.path}: reference file {ref.name or ref.path.name} was modified "
                                    f"(sha256 {digest[:16]}… instead of {ref.sha256[:16]}…); restore it "

@@ -9,11 +9,13 @@ from typing import Any
 
 from calpipe.core.errors import InputDataError, RefDataError
 from calpipe.core.models.keywords import keyword_values
+from calpipe.core.provenance import sha256_file
 from calpipe.core.runner import RefFile
 
 from .context import Context
 from .rules import Choice, NoMatch, select
 from .store import Store
+from .verified import VerifiedHashes
 
 log = logging.getLogger("calpipe")
 
@@ -27,6 +29,7 @@ class ContextResolver:
         self.overrides = {k: Path(v) for k, v in overrides.items()}
         self.registry = registry
         self._loaded = False
+        self._hashes = VerifiedHashes(store.root)
 
     @functools.cached_property
     def loaded(self) -> Context:
@@ -72,6 +75,12 @@ class ContextResolver:
         except ValueError as exc:
             raise InputDataError(f"{product.meta.filename}: DATE-OBS {exc}") from None
         return choice, values, date
+
+    def sha256_of(self, path: Path) -> str:
+        """A store file's hash from its verified-hash record when unchanged; any other file is read."""
+        if self._hashes.covers(path):
+            return self._hashes.sha256(path)
+        return sha256_file(path)
 
     def resolve(self, reftype: str, product: Any) -> RefFile:
         if reftype in self.overrides:
