@@ -334,7 +334,8 @@ def mosaic(frames: list[Frame], *, scale_deg: float | None = None, match_backgro
     pixmaps = [pixel_map(f.wcs, out_wcs, f.data.shape) for f in frames]
     ratios = [(pixel_scale_deg(out_wcs) / pixel_scale_deg(f.wcs)) ** 2 for f in frames]
     # the first pass feeds background matching and outlier detection: data and weight only
-    first = [resample(f, pm, shape, r, variance=False) for f, pm, r in zip(frames, pixmaps, ratios, strict=True)]
+    first = [resample(f, pm, shape, r, variance=False)
+             for f, pm, r in zip(frames, pixmaps, ratios, strict=True)]
     offsets = match_backgrounds(first) if match_background and len(frames) > 1 else np.zeros(len(frames))
     for r, b in zip(first, offsets, strict=True):  # drizzle averages: an input offset moves the output alike
         r.data = np.where(r.weight > 0, r.data - np.float32(b), 0).astype(np.float32)
