@@ -1,7 +1,9 @@
 """Reading products safely and writing them atomically.
 
 Inputs are opened read-only and fully loaded (no memmap), so nothing calpipe
-does can change an input file. Outputs are written to a temporary file in the
+does can change an input file; reference files from the store, content-addressed
+and never rewritten, are memory-mapped (read-only) instead, so a subarray's run
+reads only its section's pages of a full-frame reference. Outputs are written to a temporary file in the
 target directory and renamed into place: a crash leaves no half-written product.
 """
 
@@ -20,8 +22,13 @@ from .params import did_you_mean
 _FIX = "re-download or regenerate the file"
 
 
-def open_product(path: Path, models: dict[str, type] | None = None, error=InputDataError) -> Any:
-    """Open a calpipe FITS product as the model class named by its DATAMODL keyword."""
+def open_product(path: Path, models: dict[str, type] | None = None, error=InputDataError,
+                 memmap: bool = False) -> Any:
+    """Open a calpipe FITS product as the model class named by its DATAMODL keyword.
+
+    ``memmap=True`` maps the arrays read-only instead of reading them: for reference files,
+    whose subarray users touch only their section's pages, and which no step may change.
+    """
     import asdf
     from astropy.io import fits
     from astropy.utils.exceptions import AstropyUserWarning
@@ -42,9 +49,8 @@ def open_product(path: Path, models: dict[str, type] | None = None, error=InputD
             # refuses (then silently drops them): both are bad input.
             warnings.simplefilter("error", AstropyUserWarning)
             warnings.simplefilter("error", ValidationWarning)
-            with fits.open(path, memmap=False, lazy_load_hdus=False) as hdul:
-                for hdu in hdul:
-                    _ = hdu.data
+            with fits.open(path, memmap=memmap, mode="readonly", lazy_load_hdus=False) as hdul:
+                _load_data(hdul, path)
                 model_type = hdul[0].header.get("DATAMODL")
                 if model_type is None:
                     raise error(f"{path}: missing keyword DATAMODL in the primary header "
@@ -62,6 +68,25 @@ def open_product(path: Path, models: dict[str, type] | None = None, error=InputD
                 return model
     except (OSError, ValueError, TypeError, AstropyUserWarning, ValidationWarning) as exc:
         raise error(f"{path}: not a readable FITS product ({exc}); {_FIX}") from exc
+
+
+_SCALED = ("BZERO", "BSCALE", "BLANK")
+
+
+def _load_data(hdul: Any, path: Path) -> None:
+    """Every HDU's data, read (or mapped); scaled integer planes (e.g. uint32 DQ) cannot be mapped: read."""
+    from astropy.io import fits
+
+    plain = None
+    for index, hdu in enumerate(hdul):
+        if hdul._file.memmap and any(k in hdu.header for k in _SCALED) and hdu.header.get("NAXIS"):
+            if plain is None:
+                plain = fits.open(path, memmap=False, mode="readonly")
+            hdu.data = plain[index].data  # reads this HDU alone
+        else:
+            _ = hdu.data
+    if plain is not None:
+        plain.close()
 
 
 def write_tree_atomic(tree: dict, path: Path, compress: tuple[str, ...] = ()) -> Path:

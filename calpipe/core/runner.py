@@ -160,7 +160,8 @@ class Runner:
                                    "or publish a new context")
             key = (ref.path.resolve(), digest)
             if key not in self._ref_cache:
-                model = open_product(ref.path, self.models, error=RefDataError)
+                # a store's file is mapped, so a subarray reads only its section; an override is read
+                model = open_product(ref.path, self.models, error=RefDataError, memmap=not ref.overridden)
                 declared = getattr(model.meta, "reftype", None)
                 if declared != reftype:
                     what = (f"REFTYPE = '{declared}'" if declared
