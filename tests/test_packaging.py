@@ -18,7 +18,10 @@ def test_wheel_contains_schemas_pipelines_and_entry_points(tmp_path):
     schemas = {Path(n).name for n in names if n.startswith("calpipe/core/models/schemas/")}
     assert {"core-1.0.0.yaml", "image-1.0.0.yaml", "raw-1.0.0.yaml", "mosaic-1.0.0.yaml",
             "catalog-1.0.0.yaml", "reference-1.0.0.yaml"} <= schemas
-    assert "calpipe/pipelines/generic_image2.yaml" in names
+    assert "calpipe/pipelines/generic_image2-1.0.0.yaml" in names
+    for release in ("irac/pipelines/irac_bcd-1.1.0.yaml", "mips/pipelines/mips24_bcd-1.0.0.yaml",
+                    "nir/pipelines/nir_detector1-1.0.0.yaml"):  # instruments ship their own pipelines
+        assert f"calpipe/instruments/{release}" in names, release
     assert "calpipe/level0/packets.yaml" in names and "calpipe/instruments/irac/schemas/bcd-1.0.0.yaml" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()

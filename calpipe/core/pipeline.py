@@ -1,4 +1,6 @@
-"""Pipeline definitions: YAML schema, loading with line numbers, imports, resolution.
+"""Pipeline definitions resolved: imports, registered steps, parameters and their precedence.
+
+The YAML document itself (schema, loading with line numbers) is pipeline_file.py.
 
 A pipeline file names registered steps only (never a Python path), so a YAML
 file cannot make calpipe import arbitrary code. Every problem found in the
@@ -18,184 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
 from . import params as params_mod
 from .errors import ConfigProblems, Problem, UsageError
 from .params import Params, did_you_mean
+from .pipeline_file import ConfigSpec, PipelineSpec, YamlDoc, load_yaml, validate_doc
 from .registry import Registry
+from .roots import ALLOWED_DIRS_ENV, outside
 from .step import Step
 
-_ID = r"^[a-z][a-z0-9_]*$"
-_SEMVER = r"^\d+\.\d+\.\d+$"
 _SUBST = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _UNDEFINED = object()  # a parameter whose ${name} could not be substituted
-
-
-# -- the document schema (also published as JSON Schema by `calpipe schema`) ----
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ImportSpec(_Strict):
-    """Take the steps of another pipeline (a registered name[@version] or a YAML path)."""
-
-    pipeline: str = Field(description="registered pipeline name[@version], or a path relative to this file")
-    include: list[str] | None = Field(None, description="step ids to take (default: all)")
-    exclude: list[str] = Field(default_factory=list, description="step ids to leave out")
-
-
-class StepSpec(_Strict):
-    """One step of the pipeline, or an override of an imported step with the same id."""
-
-    id: str = Field(pattern=_ID, description="unique id of the step within the pipeline")
-    step: str | None = Field(None, description="registered step name (never a Python path)")
-    version: str | None = Field(None, pattern=_SEMVER, description="pin a step version (default: newest)")
-    params: dict[str, Any] = Field(default_factory=dict, description="parameter values; ${name} substitutes")
-    skip: bool | None = Field(None, description="do not run this step")
-    save: bool | None = Field(None, description="also write the product after this step")
-
-
-class PipelineSpec(_Strict):
-    """A calpipe pipeline definition."""
-
-    name: str = Field(pattern=_ID, description="registry name of the pipeline")
-    version: str = Field(pattern=_SEMVER, description="release version; released files are never edited")
-    description: str = Field("", description="what the pipeline makes")
-    instrument: str | None = Field(None, description="instrument plugin name (omit for generic pipelines)")
-    input: int = Field(ge=0, le=3, description="data level of the input products")
-    output: int = Field(ge=0, le=3, description="data level of the output product")
-    suffix: str | None = Field(None, pattern=_ID, description="output file suffix (default: pipeline name)")
-    refdata: int | None = Field(None, ge=0, description="default reference-data context number")
-    imports: list[ImportSpec] = Field(default_factory=list)
-    parameters: dict[str, Any] = Field(default_factory=dict, description="values for ${name} in step params")
-    steps: list[StepSpec] = Field(default_factory=list)
-
-
-class ConfigSpec(_Strict):
-    """A --config file: parameter values that override the pipeline's."""
-
-    parameters: dict[str, Any] = Field(default_factory=dict)
-    steps: dict[str, dict[str, Any]] = Field(default_factory=dict, description="step id -> {param: value}")
-
-
-def json_schema() -> dict[str, Any]:
-    return PipelineSpec.model_json_schema()
-
-
-# -- YAML with line numbers -------------------------------------------------------
-@dataclass
-class YamlDoc:
-    path: Path
-    data: Any
-    lines: dict[tuple, int]
-
-    def line(self, loc: tuple) -> int | None:
-        """Line of the deepest known node on the path ``loc``."""
-        for n in range(len(loc), -1, -1):
-            if loc[:n] in self.lines:
-                return self.lines[loc[:n]]
-        return None
-
-    def problem(self, loc: tuple, message: str, hint: str | None = None) -> Problem:
-        return Problem(str(self.path), self.line(loc), message, hint)
-
-
-def load_yaml(path: Path, problems: list[Problem]) -> YamlDoc | None:
-    """Parse ``path`` keeping each key's line; syntax errors and duplicate keys become problems."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        problems.append(Problem(str(path), None, "file not found", "check the path"))
-        return None
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(Problem(str(path), None, f"cannot read file: {exc}"))
-        return None
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        problems.append(Problem(str(path), line, f"not valid YAML: {getattr(exc, 'problem', exc)}"))
-        return None
-    finally:
-        loader.dispose()
-    doc = YamlDoc(path, data, {})
-    if node is not None:
-        _index_lines(node, (), doc, problems)
-    return doc
-
-
-def _index_lines(node: yaml.Node, loc: tuple, doc: YamlDoc, problems: list[Problem]) -> None:
-    doc.lines.setdefault(loc, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        seen: set = set()
-        for key_node, value_node in node.value:
-            key = key_node.value
-            if key in seen:
-                problems.append(
-                    Problem(str(doc.path), key_node.start_mark.line + 1, f"duplicate key '{key}'",
-                            "YAML keeps only the last one; remove the other")
-                )
-            seen.add(key)
-            doc.lines[(*loc, key)] = key_node.start_mark.line + 1
-            _index_lines(value_node, (*loc, key), doc, problems)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _index_lines(item, (*loc, i), doc, problems)
-
-
-def _validate_doc(doc: YamlDoc, model: type[_Strict], problems: list[Problem]) -> Any:
-    """Structural validation; every pydantic error becomes a located problem."""
-    if not isinstance(doc.data, dict):
-        problems.append(doc.problem((), "expected a mapping of keys at the top level"))
-        return None
-    try:
-        return model.model_validate(doc.data)
-    except ValidationError as exc:
-        for err in exc.errors(include_url=False):
-            loc = tuple(err["loc"])
-            if err["type"] == "extra_forbidden":
-                parent = _model_at(model, loc[:-1])
-                hint = did_you_mean(str(loc[-1]), list(parent.model_fields)) if parent else None
-                problems.append(doc.problem(loc, f"unknown key '{_dotted(loc)}'", hint))
-            elif err["type"] == "missing":
-                problems.append(doc.problem(loc[:-1], f"missing required key '{_dotted(loc)}'"))
-            else:
-                got = err.get("input")
-                problems.append(doc.problem(loc, f"'{_dotted(loc)}': {err['msg']} (got {got!r})"))
-        return None
-
-
-def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
-    """The pydantic model that describes the mapping at ``loc``, to suggest its keys."""
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        annotation = model.model_fields[part].annotation if part in model.model_fields else None
-        inner = [a for a in getattr(annotation, "__args__", (annotation,)) if isinstance(a, type)]
-        nested = [a for a in inner if issubclass(a, BaseModel)]
-        if not nested:
-            return None
-        model = nested[0]
-    return model
-
-
-def _dotted(loc: tuple) -> str:
-    return ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
-
-
-def read_header(path: Path) -> dict[str, Any]:
-    """The top-level keys of a pipeline file, for the registry's index and `calpipe list`."""
-    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
-    if not isinstance(data, dict) or "name" not in data or "version" not in data:
-        raise UsageError(f"{path}: a pipeline file needs 'name' and 'version' keys")
-    data["version"] = str(data["version"])
-    return data
 
 
 # -- resolved pipelines -------------------------------------------------------------
@@ -325,25 +159,44 @@ class _Resolver:
         self.problems: list[Problem] = []
 
     def locate(self, ref: str, relative_to: Path | None = None) -> Path | None:
-        """A YAML path, or a registered name with an optional @version."""
+        """A YAML path, or a registered name with an optional @version.
+
+        An import (``relative_to`` is the importing file) resolves to a registered pipeline, or to a
+        .yaml/.yml file under the importing file's directory or $CALPIPE_ALLOWED_DIRS: a pipeline
+        file cannot make calpipe read (and quote) any other file.
+        """
         candidate = Path(ref)
         if relative_to is not None and not candidate.is_absolute():
             candidate = relative_to.parent / candidate
         if ref.endswith((".yaml", ".yml")) or "/" in ref:  # a name is never taken for a stray file
+            if relative_to is not None:
+                self._check_import(ref, candidate, relative_to)
             return candidate
         name, _, version = ref.partition("@")
         return self.registry.pipeline_file(name, version or None).path
+
+    def _check_import(self, ref: str, candidate: Path, importer: Path) -> None:
+        if not ref.endswith((".yaml", ".yml")):
+            raise UsageError(f"import '{ref}' is not a pipeline file (import a registered pipeline by "
+                             "NAME[@VERSION], or a .yaml file)")
+        shipped = [f.path.resolve().parent for n in self.registry.pipeline_names()
+                   for v in self.registry.pipeline_versions(n) for f in [self.registry.pipeline_file(n, v)]]
+        if outside(candidate, importer.parent, shipped):
+            raise UsageError(f"import '{ref}' is outside {importer.parent} (imports are registered "
+                             f"pipelines or YAML files under the importing file's directory; allow "
+                             f"another directory with ${ALLOWED_DIRS_ENV})")
 
     def read(self, path: Path, chain: tuple[Path, ...] = ()
              ) -> tuple[PipelineSpec, YamlDoc, list[_Entry], dict] | None:
         doc = load_yaml(path, self.problems)
         if doc is None:
             return None
-        spec = _validate_doc(doc, PipelineSpec, self.problems)
+        spec = validate_doc(doc, PipelineSpec, self.problems)
         if spec is None:
             return None
         entries: list[_Entry] = []
         parameters: dict[str, tuple[Any, str]] = {}
+        imported_by: dict[str, int] = {}  # step id -> the import it came from
         for i, imp in enumerate(spec.imports):
             loc = ("imports", i, "pipeline")
             try:
@@ -367,7 +220,16 @@ class _Resolver:
                             did_you_mean(sid, ids)))
             keep = [e for e in imported_entries
                     if (imp.include is None or e.id in imp.include) and e.id not in imp.exclude]
-            entries.extend(keep)
+            for e in keep:
+                if e.id in imported_by:
+                    first = imported_by[e.id]
+                    self.problems.append(doc.problem(
+                        loc, f"duplicate step id '{e.id}': imported by imports[{first}] "
+                             f"({spec.imports[first].pipeline}) and imports[{i}] ({imp.pipeline})",
+                        "exclude it from one of them: a step must not run twice"))
+                    continue
+                imported_by[e.id] = i
+                entries.append(e)
             parameters.update(imported_params)
         for name, value in spec.parameters.items():
             parameters[name] = (value, f"{path}:{doc.line(('parameters', name))}")
@@ -501,7 +363,7 @@ def _apply_config(path: Path, by_id: dict[str, _Entry], parameters: dict, proble
     doc = load_yaml(path, problems)
     if doc is None:
         return
-    spec = _validate_doc(doc, ConfigSpec, problems)
+    spec = validate_doc(doc, ConfigSpec, problems)
     if spec is None:
         return
     for name, value in spec.parameters.items():

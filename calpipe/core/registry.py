@@ -117,7 +117,7 @@ class Registry:
     # -- pipelines -----------------------------------------------------------
     @functools.cached_property
     def _pipelines(self) -> dict[str, dict[str, PipelineFile]]:
-        from .pipeline import read_header
+        from .pipeline_file import read_header
 
         pipelines: dict[str, dict[str, PipelineFile]] = {}
         for plugin_name, path in self._collect(self._pm.hook.calpipe_pipelines):

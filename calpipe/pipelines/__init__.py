@@ -1,12 +1,11 @@
-"""Pipeline definitions shipped with calpipe. Released files are never edited."""
+"""Generic pipeline definitions shipped with calpipe (an instrument's own live in its plugin's
+``pipelines/`` folder). Released files are never edited."""
 
-from importlib import resources
 from pathlib import Path
 
-from calpipe.core.hookspecs import hookimpl
+from calpipe.core.hookspecs import hookimpl, shipped_pipelines
 
 
 @hookimpl
 def calpipe_pipelines() -> list[Path]:
-    root = Path(str(resources.files(__name__)))
-    return sorted(root.rglob("*.yaml"))
+    return shipped_pipelines(__name__, ".")

@@ -7,7 +7,8 @@ import textwrap
 import pytest
 
 from calpipe.core.errors import ConfigProblems, UsageError
-from calpipe.core.pipeline import Overrides, json_schema, resolve
+from calpipe.core.pipeline import Overrides, resolve
+from calpipe.core.pipeline_file import json_schema
 from calpipe.core.registry import get_registry
 
 

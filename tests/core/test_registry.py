@@ -87,3 +87,19 @@ def test_builtins_arrive_through_entry_points():
     assert {"dq_init", "flat_field"} <= set(reg.step_names())
     assert "generic_image2" in reg.pipeline_names()
     assert reg.plugin_versions()["calpipe"]
+
+
+def test_every_shipped_release_file_is_named_name_dash_version():
+    """One naming rule for released pipeline files: <name>-<version>.yaml, the name and version inside."""
+    from pathlib import Path
+
+    import calpipe
+    from calpipe.core.registry import get_registry
+
+    reg = get_registry()
+    root = Path(calpipe.__file__).parent
+    shipped = [reg.pipeline_file(n, v) for n in reg.pipeline_names() for v in reg.pipeline_versions(n)]
+    ours = [f for f in shipped if f.path.resolve().is_relative_to(root)]
+    assert len(ours) >= 11, "calpipe's own releases are registered"
+    misnamed = [str(f.path) for f in ours if f.path.name != f"{f.name}-{f.version}.yaml"]
+    assert misnamed == []

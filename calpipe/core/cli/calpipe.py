@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import build_overrides, guarded
+from .arguments import build_overrides, guarded
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -101,7 +101,7 @@ def _show(args) -> int:
 def _schema(args) -> int:
     import json
 
-    from ..pipeline import json_schema
+    from ..pipeline_file import json_schema
 
     print(json.dumps(json_schema(), indent=2))
     return 0

@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import build_overrides, extract_step_options, guarded, setup_logging, split_assignment
+from .arguments import build_overrides, extract_step_options, guarded, setup_logging, split_assignment
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -102,7 +102,7 @@ def _run(pipeline, args) -> int:
 
     load_only_calpipe_plugins()  # this process handles calpipe products only
     refs = _check_run_options(pipeline, args)
-    args.groups = input_groups(pipeline, args.inputs)
+    args.groups = input_groups(pipeline, args.inputs, args.output_dir, args.save_intermediates)
     resolver = make_resolver(get_registry(), pipeline, args.context, args.refdata, refs)
     runner = Runner(pipeline, resolver)
     if args.dry_run:
@@ -162,12 +162,14 @@ def _check_run_options(pipeline, args) -> dict[str, Path]:
     return refs
 
 
-def input_groups(pipeline, inputs: list[Path]) -> list:
+def input_groups(pipeline, inputs: list[Path], output_dir: Path | None = None,
+                 save_intermediates: bool = False) -> list:
     """What each run takes: association files (.yaml/.yml/.json) and product files.
 
     A pipeline that combines takes each association as one run and all loose
     product files together as another; any other pipeline runs every member
-    and every file on its own.
+    and every file on its own. With ``output_dir``, runs whose outputs collide
+    (or overwrite another run's input) are refused before anything runs.
     """
     from ..association import ASSOCIATION_SUFFIXES, Group, group_name, load_association
     from ..errors import UsageError
@@ -190,6 +192,10 @@ def input_groups(pipeline, inputs: list[Path]) -> list:
     if clash:
         raise UsageError(f"inputs {', '.join(clash)} appear more than once by name; their outputs would "
                          "overwrite each other (run them into different -o directories)")
+    if output_dir is not None:
+        from ..runner import refuse_collisions
+
+        refuse_collisions(pipeline, groups, output_dir, save_intermediates)
     return groups
 
 
@@ -221,7 +227,9 @@ def build_runner(definition: dict, context: int | None, store: Path | None, refs
 
 
 def _dry_run(runner, groups) -> int:
+    from ..association import refuse_same_data
     from ..io import open_product
+    from ..provenance import sha256_file
 
     p = runner.pipeline
     print(f"{p.name} {p.version}: {len(p.steps)} steps, definition sha256 {p.sha256()[:16]}")
@@ -229,6 +237,9 @@ def _dry_run(runner, groups) -> int:
         products = [open_product(path, runner.models) for path in group.members]
         for path, product in zip(group.members, products, strict=True):
             runner.check_input(product, path.name)
+        if p.combines:
+            refuse_same_data(group.source, [m.name for m in group.members],
+                             [sha256_file(m) for m in group.members])
         refs = runner.load_refs(products[0])
         what = f"{len(products)} members" if p.combines else "ok"
         print(f"{group.source}: {what}; references: " + (", ".join(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from stdatamodels import DataModel
 
 from . import schema_cache
-from .integration import SCHEMA_URI_PREFIX
+from .asdf_resources import SCHEMA_URI_PREFIX
 
 schema_cache.install()
 

@@ -3,7 +3,7 @@
 One seeded model is shared by the reference builders (refs.py) and the
 simulator (simulate.py), so the references are exactly the truth. Every map is
 256 x 256 (float32 unless said otherwise), read-only and cached. Figures follow
-shared/INSTRUMENTS.md ("Spitzer IRAC"); everything marked "choice" below is
+the IRAC Instrument Handbook (IRSA, v2.1); everything marked "choice" below is
 this simulation's own convention, recorded in each truth file's parameters.
 
 Geometry and readout order
@@ -89,6 +89,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from calpipe.core.models.dqflags import DQ
+from calpipe.sim.defects import draw_bad_pixels
 
 NPIX = 256  # pixels per side
 NOUTPUTS = 4  # readout channels (outputs), each reading every 4th column
@@ -412,8 +413,7 @@ def detector_maps(number: int = 1, seed: int = DEFAULT_SEED) -> DetectorMaps:
     alpha = ch.alpha * (1.0 + 0.05 * _smooth(rng) + normal(0.03))
     dark_e = ch.dark_e * np.exp(normal(0.3))
 
-    draw = rng.random(shape, dtype=np.float32)
-    hot, dead, low_qe = draw < 0.002, (draw >= 0.002) & (draw < 0.003), (draw >= 0.003) & (draw < 0.005)
+    hot, dead, low_qe = draw_bad_pixels(rng, shape)
     dark_e[hot] *= (10.0 ** rng.uniform(np.log10(20.0), np.log10(500.0), int(hot.sum()))).astype(np.float32)
     flat[low_qe] *= rng.uniform(0.3, 0.7, int(low_qe.sum())).astype(np.float32)
     flat /= flat[~(hot | dead | low_qe)].mean(dtype=np.float64)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from calpipe.core.models.products import ImageModel, RawModel, ReferenceFileModel
 
-from .integration import SCHEMA_URI_PREFIX
+from .asdf_resources import SCHEMA_URI_PREFIX
 
 
 class IracRawModel(RawModel):

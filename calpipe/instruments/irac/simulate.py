@@ -52,6 +52,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from calpipe.core.io import write_tree_atomic
+from calpipe.sim.cosmic_rays import draw_hits, empty_tables
+from calpipe.sim.psf import footprint, point_source_image
+from calpipe.sim.wcs import pointing_wcs
 
 from . import detector as det
 from .detector import Channel, DetectorMaps, Readout
@@ -135,32 +138,9 @@ def fowler_reads(rate: np.ndarray, alpha: np.ndarray, well: np.ndarray, ro: Read
     return FrameCharge(difference, saturated, saturated & ((slope < 0) | all_clipped))
 
 
-def _pixel_fractions(centre: float, sigma: float, lo: int, hi: int) -> np.ndarray:
-    """Fraction of a 1-D Gaussian in pixels lo..hi-1 (pixel i spans i-0.5..i+0.5)."""
-    edges = (np.arange(lo, hi + 1) - 0.5 - centre) / (sigma * math.sqrt(2.0))
-    return 0.5 * np.diff([math.erf(e) for e in edges])
-
-
-def point_source_image(sources: np.ndarray, sigma: float, shape: tuple[int, int] = (det.NPIX, det.NPIX)):
-    """Sum over rows (x, y, total) of a Gaussian PSF integrated over each pixel (float64)."""
-    ny, nx = shape
-    image = np.zeros(shape)
-    half = math.ceil(6 * sigma) + 1
-    for x, y, total in sources:
-        cx, cy = round(float(x)), round(float(y))
-        x0, x1, y0, y1 = max(cx - half, 0), min(cx + half + 1, nx), max(cy - half, 0), min(cy + half + 1, ny)
-        if x0 < x1 and y0 < y1:
-            image[y0:y1, x0:x1] += total * np.outer(_pixel_fractions(y, sigma, y0, y1),
-                                                    _pixel_fractions(x, sigma, x0, x1))
-    return image
-
-
 def frame_wcs(ra: float, dec: float, roll: float):
     """astropy TAN WCS of a frame pointed at (RA_REF, DEC_REF, ROLL_REF), as assign_wcs would write it."""
-    from calpipe.steps.assign_wcs.algorithm import tan_wcs
-    from calpipe.steps.wcs import wcs_from_keywords
-
-    return wcs_from_keywords(tan_wcs(ra, dec, roll, det.PIXEL_SCALE_ARCSEC, det.CRPIX))
+    return pointing_wcs(ra, dec, roll, det.PIXEL_SCALE_ARCSEC, det.CRPIX)
 
 
 def random_sources(rng: np.random.Generator) -> np.ndarray:
@@ -185,10 +165,9 @@ def draw_cosmic_rays(rng: np.random.Generator, ch: Channel, ro: Readout, rate_cm
     >= 0.5 e-.
     """
     area = (det.NPIX * det.PIXEL_SIZE_CM) ** 2
-    n = rng.poisson(rate_cm2_s * area * ro.frame_time)
-    t = rng.uniform(0.0, ro.frame_time, n)
-    yc, xc = rng.uniform(-0.5, det.NPIX - 0.5, n), rng.uniform(-0.5, det.NPIX - 0.5, n)
-    charge = ch.cr_median_e * np.exp(CR_SIGMA_LN * rng.standard_normal(n))
+    t, yc, xc, charge = draw_hits(rng, rate_cm2_s * area * ro.frame_time, ro.frame_time, (det.NPIX, det.NPIX),
+                                  ch.cr_median_e, CR_SIGMA_LN)
+    n = t.size
     after_sig = (ro.signal_times[None, :] >= t[:, None]).sum(axis=1)
     after_ped = (ro.pedestal_times[None, :] >= t[:, None]).sum(axis=1)
     fraction = (after_sig - after_ped) / ro.fowler
@@ -197,11 +176,8 @@ def draw_cosmic_rays(rng: np.random.Generator, ch: Channel, ro: Readout, rate_cm
     rows: list[tuple] = []
     half = math.ceil(4 * ch.cr_sigma_px) + 1
     for i in range(n):
-        cy, cx = round(float(yc[i])), round(float(xc[i]))
-        y0, y1 = max(cy - half, 0), min(cy + half + 1, det.NPIX)
-        x0, x1 = max(cx - half, 0), min(cx + half + 1, det.NPIX)
-        share = charge[i] * np.outer(_pixel_fractions(yc[i], ch.cr_sigma_px, y0, y1),
-                                     _pixel_fractions(xc[i], ch.cr_sigma_px, x0, x1))
+        y0, x0, fractions = footprint(xc[i], yc[i], ch.cr_sigma_px, half, (det.NPIX, det.NPIX))
+        share = charge[i] * fractions
         for (dy, dx), q in np.ndenumerate(share):
             if q >= 0.5 and sensitive[y0 + dy, x0 + dx]:
                 rows.append((i, y0 + dy, x0 + dx, q, q / ch.gain * fraction[i]))
@@ -336,7 +312,8 @@ def _frame(out_dir: Path, k: int, ch: Channel, ro: Readout, maps: DetectorMaps, 
     here = (x > -reach) & (x < det.NPIX - 1 + reach) & (y > -reach) & (y < det.NPIX - 1 + reach)
     per_mjy = 1e-9 / det.PIXAR_SR  # MJy/sr summed over pixels, per mJy
     flux = aor.sources[:, 2]
-    sky_image = sky_level + point_source_image(np.column_stack([x, y, flux * per_mjy])[here], sigma)
+    sky_image = sky_level + point_source_image(np.column_stack([x, y, flux * per_mjy])[here], sigma,
+                                               (det.NPIX, det.NPIX))
     sky32 = sky_image.astype(np.float32)
     rate32 = (sky32 / np.float32(ch.fluxconv) * maps.flat + maps.dark_current).astype(np.float32)
     rate = rate32.astype(np.float64)
@@ -425,9 +402,9 @@ def _frame(out_dir: Path, k: int, ch: Channel, ro: Readout, maps: DetectorMaps, 
 
 
 def _no_hits() -> tuple[dict, dict]:
-    f, i = np.zeros(0), np.zeros(0, np.int64)
-    return ({"time": f, "y": f, "x": f, "charge": f, "fraction": f, "dn": f},
-            {"hit": i, "y": i, "x": i, "charge": f, "dn": f})
+    f, i = np.float64, np.int64
+    return empty_tables({"time": f, "y": f, "x": f, "charge": f, "fraction": f, "dn": f},
+                        {"hit": i, "y": i, "x": i, "charge": f, "dn": f})
 
 
 def _write_raw(data: np.ndarray, path: Path, ch: Channel, ro: Readout, readnoise_e: float, aorkey: int,

@@ -1,6 +1,6 @@
 """MIPS array facts and the seeded detector model (the simulator and the reference builders share it).
 
-Three arrays (INSTRUMENTS.md, "Spitzer MIPS"):
+Three arrays (the MIPS Instrument Handbook (IRSA, v3) and Rieke et al. 2004, ApJS 154, 25):
 
 * 24 um, Si:As, 128 x 128, 2.55" pixels, PSF FWHM ~6". Sampled up the ramp every
   half MIPS second (0.524288 s); the slope is fitted on board and downlinked with a
@@ -32,7 +32,7 @@ Three arrays (INSTRUMENTS.md, "Spitzer MIPS"):
   The BCD pipeline measures G R(t) STIM P with the stim flashes (stim minus background), divides
   by it and multiplies by STIM P (= 1 / illumination reference): G and R(t) cancel.
 
-Every value marked ~ in INSTRUMENTS.md is a field below (or reference data built from these maps),
+Every approximate value (~) above is a field below (or reference data built from these maps),
 never a constant inside a step.
 """
 
@@ -253,14 +253,3 @@ def slope_sigma_read(nreads: int, dt: float, read_sigma_dn: float) -> float:
     n = nreads
     return math.sqrt(12.0 * read_sigma_dn**2 / (n * (n * n - 1.0))) / dt
 
-
-def slope_variance(rate: np.ndarray, nreads: int, dt: float, gain: float, read_sigma_dn: float) -> np.ndarray:
-    """Variance [DN^2/s^2] of the least-squares slope of n equally spaced reads.
-
-    Read noise 12 s^2 / (n (n^2 - 1) dt^2) plus Poisson 6 (n^2 + 1) / (5 n (n^2 - 1)) r / (g dt)
-    (Rauscher et al. 2007, one frame per group), the rate floored at 0.
-    """
-    n = float(nreads)
-    read = 12.0 * read_sigma_dn**2 / (n * (n * n - 1.0) * dt * dt)
-    poisson = 6.0 * (n * n + 1.0) / (5.0 * n * (n * n - 1.0)) * np.maximum(rate, 0.0) / (gain * dt)
-    return read + poisson

@@ -14,6 +14,9 @@ import math
 
 import numpy as np
 
+from calpipe.sim.psf import point_source_image
+from calpipe.sim.wcs import wcs_from_keywords
+
 FIELD_RA, FIELD_DEC = 270.0, 66.56  # near the north ecliptic pole
 FIELD_RADIUS_DEG = 0.08
 SOURCE_DENSITY_DEG2 = 4000.0
@@ -50,49 +53,16 @@ def _untangent(xi: np.ndarray, eta: np.ndarray, ra0: float, dec0: float) -> tupl
     return np.degrees(ra) % 360.0, np.degrees(dec)
 
 
-def wcs_keywords(ra: float, dec: float, roll: float, scale_arcsec: float, crpix: tuple[float, float]) -> dict:
-    """meta.wcsinfo values of an array pointed at (ra, dec) at its centre, as assign_wcs writes them."""
-    from calpipe.steps.assign_wcs.algorithm import tan_wcs
-
-    return tan_wcs(ra, dec, roll, scale_arcsec, crpix)
-
-
-def astropy_wcs(keywords: dict):
-    from astropy.wcs import WCS
-
-    wcs = WCS(naxis=2)
-    wcs.wcs.ctype = [keywords["ctype1"], keywords["ctype2"]]
-    wcs.wcs.cunit = [keywords["cunit1"], keywords["cunit2"]]
-    wcs.wcs.crval = [keywords["crval1"], keywords["crval2"]]
-    wcs.wcs.crpix = [keywords["crpix1"], keywords["crpix2"]]
-    wcs.wcs.cd = [[keywords["cd1_1"], keywords["cd1_2"]], [keywords["cd2_1"], keywords["cd2_2"]]]
-    return wcs
-
-
-def _fractions(centre: float, sigma: float, lo: int, hi: int) -> np.ndarray:
-    """Fraction of a 1-D Gaussian in pixels lo..hi-1 (pixel i spans i-0.5..i+0.5)."""
-    edges = (np.arange(lo, hi + 1) - 0.5 - centre) / (sigma * math.sqrt(2.0))
-    return 0.5 * np.diff([math.erf(e) for e in edges])
-
-
 def point_sources(x: np.ndarray, y: np.ndarray, total: np.ndarray, sigma: float,
                   shape: tuple[int, int]) -> np.ndarray:
     """Sum of Gaussian PSFs integrated over each pixel (float64); ``total`` is each source's sum."""
-    ny, nx = shape
-    image = np.zeros(shape)
-    half = math.ceil(6 * sigma) + 1
-    for xs, ys, t in zip(x, y, total, strict=True):
-        cx, cy = round(float(xs)), round(float(ys))
-        x0, x1, y0, y1 = max(cx - half, 0), min(cx + half + 1, nx), max(cy - half, 0), min(cy + half + 1, ny)
-        if x0 < x1 and y0 < y1:
-            image[y0:y1, x0:x1] += t * np.outer(_fractions(ys, sigma, y0, y1), _fractions(xs, sigma, x0, x1))
-    return image
+    return point_source_image(zip(x, y, total, strict=True), sigma, shape)
 
 
 def sky_image(sources: dict, band_flux: str, keywords: dict, sigma: float, shape: tuple[int, int],
               pixar_sr: float, background: float) -> tuple[np.ndarray, dict]:
     """Sky [MJy/sr] on the array through its WCS, and the sources within reach (their x, y, flux)."""
-    wcs = astropy_wcs(keywords)
+    wcs = wcs_from_keywords(keywords)
     x, y = (np.asarray(v, np.float64) for v in wcs.world_to_pixel_values(sources["ra"], sources["dec"]))
     ny, nx = shape
     reach = 6 * sigma + 1

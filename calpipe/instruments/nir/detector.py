@@ -1,7 +1,8 @@
 """The true detector of the nir simulation: one seeded model shared by references and simulator.
 
 Every map is full frame (2048 x 2048, float32 unless said otherwise) and
-follows shared/INSTRUMENTS.md ("NIR detector"). The same (detector, seed)
+follows JWST's HgCdTe detectors (JDox: NIRCam detectors; Rauscher et al.
+2007, PASP 119, 768). The same (detector, seed)
 gives the same arrays on every run, so the reference files built from them
 have stable bytes and the simulator's truth is exactly what the references say.
 Values for the reference pixels (the outer 4 rows and columns): no light, no
@@ -18,11 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from calpipe.core.models.dqflags import DQ
+from calpipe.sim.defects import draw_bad_pixels
 
-FULL = 2048  # pixels per side
-NREF = 4  # reference-pixel border width
-NAMP = 4  # amplifiers, each reading AMP_WIDTH full-frame columns
-AMP_WIDTH = FULL // NAMP
+from .geometry import AMP_WIDTH, FULL, NAMP, NREF
+
 PIXEL_SIZE_CM = 18e-4  # 18 µm pixels (cosmic-ray rate is per area)
 PIXEL_SCALE_ARCSEC = 0.031
 FULL_FRAME_TIME = 10.73677  # s
@@ -143,9 +143,7 @@ def detector_maps(detector: str = "NRCA1", seed: int = DEFAULT_SEED) -> Detector
     full_well = well + np.float32(SATURATION_MARGIN)
 
     # Bad pixels (~0.5 %), never in the reference border.
-    draw = rng.random(shape, dtype=np.float32)
-    draw[border] = 1.0
-    hot, dead, low_qe = draw < 0.002, (draw >= 0.002) & (draw < 0.003), (draw >= 0.003) & (draw < 0.005)
+    hot, dead, low_qe = draw_bad_pixels(rng, shape, exclude=border)
     dark_e[hot] = np.clip(np.exp(rng.normal(np.log(5.0), 1.0, int(hot.sum()))), 0.5, 200.0)
     flat[low_qe] *= rng.uniform(0.3, 0.7, int(low_qe.sum())).astype(np.float32)
     flat[dead] = 0.0

@@ -1,6 +1,6 @@
 """nir simulator: a raw MULTIACCUM exposure and its truth, through the detector model.
 
-Chain (shared/INSTRUMENTS.md, "Common simulation chain"), per integration and frame:
+Chain (the one every calpipe simulator follows, README "Instruments"), per integration and frame:
 
     sky [MJy/sr] (uniform background + point sources: Gaussian PSF integrated over
     each pixel with erf) -> / PHOTMJSR -> x flat -> + dark = true rate [DN/s]
@@ -43,6 +43,9 @@ from typing import NamedTuple
 import numpy as np
 
 from calpipe.core.io import write_tree_atomic
+from calpipe.sim.cosmic_rays import draw_hits, empty_tables
+from calpipe.sim.psf import footprint, point_source_image
+from calpipe.sim.wcs import pointing_wcs
 
 from .detector import (
     AMP_WIDTH,
@@ -157,29 +160,6 @@ def parse_subarray(value: int | str | None) -> int | None:
     return int(text)
 
 
-def _pixel_fractions(centre: float, sigma: float, lo: int, hi: int) -> np.ndarray:
-    """Fraction of a 1-D Gaussian falling in pixels lo..hi-1 (pixel i spans i-0.5..i+0.5)."""
-    edges = (np.arange(lo, hi + 1) - 0.5 - centre) / (sigma * math.sqrt(2.0))
-    cdf = np.array([math.erf(e) for e in edges])
-    return 0.5 * np.diff(cdf)
-
-
-def point_source_image(shape: tuple[int, int], sources: np.ndarray, sigma: float) -> np.ndarray:
-    """Sum over sources (x, y, total) of a Gaussian PSF integrated over each pixel (exact pixel sampling)."""
-    ny, nx = shape
-    image = np.zeros(shape)
-    half = math.ceil(6 * sigma) + 1
-    for x, y, total in sources:
-        cx, cy = round(float(x)), round(float(y))
-        x0, x1 = max(cx - half, 0), min(cx + half + 1, nx)
-        y0, y1 = max(cy - half, 0), min(cy + half + 1, ny)
-        if x0 >= x1 or y0 >= y1:
-            continue
-        image[y0:y1, x0:x1] += total * np.outer(_pixel_fractions(y, sigma, y0, y1),
-                                                _pixel_fractions(x, sigma, x0, x1))
-    return image
-
-
 def random_sources(rng: np.random.Generator, ro: Readout) -> np.ndarray:
     """(x, y, flux µJy) rows: ~25 per 256² pixels, log-uniform 0.1-200 µJy, off the reference border."""
     margin = 3 + (NREF if ro.name == "FULL" else 0)
@@ -199,19 +179,16 @@ def draw_cosmic_rays(rng: np.random.Generator, ro: Readout, rate: float,
     """
     duration = ro.frames_per_integration * ro.tframe
     area = ro.nx * ro.ny * PIXEL_SIZE_CM**2
-    n = rng.poisson(rate * area * duration)
-    t = rng.uniform(0.0, duration, n)
-    yc, xc = rng.uniform(-0.5, ro.ny - 0.5, n), rng.uniform(-0.5, ro.nx - 0.5, n)
-    charge = CR_MEDIAN_CHARGE * np.exp(CR_SIGMA_LN * rng.standard_normal(n))
+    t, yc, xc, charge = draw_hits(rng, rate * area * duration, duration, (ro.ny, ro.nx), CR_MEDIAN_CHARGE,
+                                  CR_SIGMA_LN)
+    n = t.size
     frame = np.clip(np.ceil(t / ro.tframe).astype(np.int64), 1, ro.frames_per_integration)
     hits = {"time": t, "frame": frame, "group": ro.group_of_frame(frame).astype(np.int64),
             "y": yc, "x": xc, "charge": charge}
     rows: list[tuple] = []
     for i in range(n):
-        cy, cx = round(float(yc[i])), round(float(xc[i]))
-        y0, y1, x0, x1 = max(cy - 2, 0), min(cy + 3, ro.ny), max(cx - 2, 0), min(cx + 3, ro.nx)
-        share = charge[i] * np.outer(_pixel_fractions(yc[i], CR_SIGMA_PX, y0, y1),
-                                     _pixel_fractions(xc[i], CR_SIGMA_PX, x0, x1))
+        y0, x0, fractions = footprint(xc[i], yc[i], CR_SIGMA_PX, 2, (ro.ny, ro.nx))
+        share = charge[i] * fractions
         for (dy, dx), q in np.ndenumerate(share):
             if q >= 0.5 and usable[y0 + dy, x0 + dx]:
                 rows.append((i, frame[i], hits["group"][i], y0 + dy, x0 + dx, q))
@@ -331,8 +308,8 @@ def simulate(out_dir: Path | str, readpatt: str = "MEDIUM8", ngroups: int = 10, 
         src = (random_sources(rng_sky, ro) if sources is None
                else np.asarray(sources, dtype=np.float64).reshape(-1, 3))
     per_ujy = 1e-12 / maps.pixar_sr  # MJy/sr summed over pixels, per µJy
-    sky_image = sky + point_source_image((ro.ny, ro.nx), np.column_stack([src[:, :2], src[:, 2] * per_ujy]),
-                                         psf_sigma)
+    sky_image = sky + point_source_image(np.column_stack([src[:, :2], src[:, 2] * per_ujy]),
+                                         psf_sigma, (ro.ny, ro.nx))
     rate = np.where(light, sky_image / maps.photmjsr * cut["flat"] + cut["dark"], 0.0)
     rate_e = rate * cut["gain"]
 
@@ -386,10 +363,7 @@ def simulate(out_dir: Path | str, readpatt: str = "MEDIUM8", ngroups: int = 10, 
 
 def exposure_wcs(ro: Readout, pointing: tuple[float, float, float]):
     """The TAN WCS assign_wcs (default parameters) gives an exposure at ``pointing``."""
-    from calpipe.steps.assign_wcs.algorithm import tan_wcs
-    from calpipe.steps.wcs import wcs_from_keywords
-
-    return wcs_from_keywords(tan_wcs(*pointing, PIXEL_SCALE_ARCSEC, CRPIX_FULL, (ro.xstart, ro.ystart)))
+    return pointing_wcs(*pointing, PIXEL_SCALE_ARCSEC, CRPIX_FULL, (ro.xstart, ro.ystart))
 
 
 def simulate_dithers(out_dir: Path | str, ndither: int, dither_px: float = 20.0, seed: int = 0,
@@ -421,12 +395,9 @@ def simulate_dithers(out_dir: Path | str, ndither: int, dither_px: float = 20.0,
 
 
 def _no_cosmic_rays() -> tuple[dict, dict]:
-    empty_i, empty_f = np.zeros(0, np.int64), np.zeros(0)
-    hits = {"time": empty_f, "frame": empty_i, "group": empty_i, "y": empty_f, "x": empty_f,
-            "charge": empty_f}
-    pixels = {"hit": empty_i, "frame": empty_i, "group": empty_i, "y": empty_i, "x": empty_i,
-              "charge": empty_f}
-    return hits, pixels
+    i, f = np.int64, np.float64
+    return empty_tables({"time": f, "frame": i, "group": i, "y": f, "x": f, "charge": f},
+                        {"hit": i, "frame": i, "group": i, "y": i, "x": i, "charge": f})
 
 
 def _write_raw(ro: Readout, data: np.ndarray, maps: DetectorMaps, path: Path, program: str, visit: str,

@@ -1,5 +1,7 @@
 """Reference-pixel correction of full-frame ramps.
 
+The geometry (border width, amplifier width) is the instrument's: the step
+takes it from the instrument plugin (``Instrument.reference_pixels``).
 The outer ``nref`` rows and columns see no light, only the electronics: the
 top and bottom rows give each amplifier's offset per group (odd and even
 columns apart, as they go through different paths), the left and right
@@ -10,10 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-
-NREF = 4
-AMP_WIDTH = 512
-FULL_FRAME = (2048, 2048)
 
 
 def clipped_mean(x: np.ndarray, valid: np.ndarray | None = None, nsigma: float = 3.0,
@@ -96,8 +94,8 @@ def side_drift(data: np.ndarray, bad: np.ndarray, nref: int, smoothing: int) -> 
     return np.nan_to_num(drift, nan=0.0)
 
 
-def correct_refpix(data: np.ndarray, bad: np.ndarray | None = None, *, amp_width: int = AMP_WIDTH,
-                   nref: int = NREF, odd_even: bool = True, use_side: bool = True, side_smoothing: int = 11,
+def correct_refpix(data: np.ndarray, bad: np.ndarray | None = None, *, amp_width: int,
+                   nref: int, odd_even: bool = True, use_side: bool = True, side_smoothing: int = 11,
                    side_gain: float = 1.0, nsigma: float = 3.0) -> None:
     """Correct ramps ``data`` (nints, ngroups, Y, X) that include the reference border, in place.
 

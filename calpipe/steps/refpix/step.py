@@ -11,9 +11,12 @@ from calpipe.core.step import Step
 class RefPixStep(Step):
     """Subtract amplifier offsets (top/bottom reference rows) and row drift (side reference columns).
 
-    Only full-frame (2048×2048) data carry the reference-pixel border the
-    correction needs; any other product is returned unchanged (the runner still
-    records the step as run, which is true: there was nothing to correct with).
+    Only full-frame data carry the reference-pixel border the correction
+    needs; the instrument plugin says what a full frame is, how wide the border
+    and each amplifier are (``Instrument.reference_pixels``). Any other product
+    (a subarray, or an instrument without reference pixels) is returned
+    unchanged (the runner still records the step as run, which is true: there
+    was nothing to correct with).
     """
 
     name = "refpix"
@@ -38,14 +41,18 @@ class RefPixStep(Step):
 
     def process(self, product, refs, params):
         from calpipe.core.models.dqflags import DQ
+        from calpipe.core.registry import get_registry
 
         from ..arrays import ramp_arrays
-        from .algorithm import FULL_FRAME, correct_refpix
+        from .algorithm import correct_refpix
 
         data, _, pixeldq = ramp_arrays(product, self.name)
-        if data.shape[-2:] != FULL_FRAME:
-            return product  # subarray: no reference border to measure
-        correct_refpix(data, (pixeldq & DQ.BAD_REF_PIXEL) != 0, odd_even=params.odd_even_columns,
+        instrument = get_registry().instruments.get(str(product.meta.instrument.name or "").lower())
+        geometry = instrument.reference_pixels if instrument else None
+        if geometry is None or data.shape[-2:] != tuple(geometry.frame):
+            return product  # subarray, or a detector without reference pixels: no border to measure
+        correct_refpix(data, (pixeldq & DQ.BAD_REF_PIXEL) != 0, amp_width=geometry.amp_width,
+                       nref=geometry.border, odd_even=params.odd_even_columns,
                        use_side=params.use_side_ref_pixels, side_smoothing=params.side_smoothing_length,
                        side_gain=params.side_gain)
         return product

@@ -1,4 +1,4 @@
-"""irac_bcd through strun on simulated frames, against the simulator's truth (INSTRUMENTS.md figures)."""
+"""irac_bcd through strun on simulated frames, against the simulator's truth (figures as in the README, "irac")."""
 
 from __future__ import annotations
 

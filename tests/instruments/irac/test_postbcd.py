@@ -1,4 +1,4 @@
-"""irac_postbcd through strun on a simulated AOR: mosaic and source list against truth (INSTRUMENTS.md)."""
+"""irac_postbcd through strun on a simulated AOR: mosaic and source list against truth (README, "Level 3")."""
 
 from __future__ import annotations
 

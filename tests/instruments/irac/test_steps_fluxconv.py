@@ -7,7 +7,7 @@ from astropy.io import fits
 from calpipe.core.errors import InputDataError, RefDataError
 from calpipe.instruments.irac.steps.irac_fluxconv.step import IracFluxConvStep
 
-from .steps_support import EXPTIME, bcd, reference
+from .helpers import EXPTIME, bcd, reference
 
 FLUXCONV = 0.1069
 

@@ -10,7 +10,7 @@ from calpipe.instruments.irac.steps.irac_fowler.algorithm import normalise, trun
 from calpipe.instruments.irac.steps.irac_fowler.step import IracFowlerStep
 from calpipe.instruments.irac.steps.readout import frame_variance, poisson_factor
 
-from .steps_support import GAIN, RONOISE, bcd, encode, raw
+from .helpers import GAIN, RONOISE, bcd, encode, raw
 
 RUN = IracFowlerStep()
 

@@ -8,7 +8,7 @@ from calpipe.core.models.dqflags import DQ
 from calpipe.instruments.irac.steps.irac_linearity.algorithm import forward, fowler_factor, linearize
 from calpipe.instruments.irac.steps.irac_linearity.step import IracLinearityStep
 
-from .steps_support import bcd, reference
+from .helpers import bcd, reference
 
 
 def fowler_reads(linear: np.ndarray, alpha: float, nfowler: int, wait: int) -> np.ndarray:

@@ -7,7 +7,7 @@ from calpipe.instruments.irac import artifacts as art
 from calpipe.instruments.irac.steps.irac_muxbleed.algorithm import law, remove, trail
 from calpipe.instruments.irac.steps.irac_muxbleed.step import IracMuxbleedStep
 
-from .steps_support import SIGMA_READ, bcd, gaussian_star
+from .helpers import SIGMA_READ, bcd, gaussian_star
 
 REF = 4.0e4
 

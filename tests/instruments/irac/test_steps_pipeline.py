@@ -12,9 +12,9 @@ from calpipe.core.registry import Registry
 from calpipe.instruments.irac.models import IracBcdModel
 from calpipe.instruments.irac.steps.irac_linearity.algorithm import forward, fowler_factor
 from calpipe.instruments.irac.steps.readout import frame_variance
-from calpipe.instruments.irac.steps.register import steps
+from calpipe.instruments.irac.steps.step_classes import steps
 
-from .steps_support import EXPTIME, GAIN, RONOISE, B, N, W, encode, raw, reference
+from .helpers import EXPTIME, GAIN, RONOISE, B, N, W, encode, raw, reference
 
 ORDER = ["irac_fowler", "dq_init", "irac_wraparound", "irac_saturation", "irac_dark", "irac_firstframe",
          "irac_muxbleed", "irac_linearity", "flat_field", "irac_jailbar", "irac_pulldown", "irac_radhit",
@@ -34,10 +34,10 @@ def pipeline():
     from importlib.resources import files
 
     registry = Registry.load(extra_plugins=(_Steps(),))
-    return resolve(str(files("calpipe.pipelines") / "irac_bcd.yaml"), registry)
+    return resolve(str(files("calpipe.instruments.irac") / "pipelines" / "irac_bcd-1.0.0.yaml"), registry)
 
 
-def test_register_lists_every_irac_step_once():
+def test_step_classes_lists_every_irac_step_once():
     classes = steps()
     assert len({c.name for c in classes}) == len(classes) == 11
     assert all(c.name.startswith("irac_") and c.version == "1.0.0" and c.instruments == ("irac",) for c in classes)

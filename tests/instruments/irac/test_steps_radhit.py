@@ -17,7 +17,7 @@ from calpipe.instruments.irac.steps.irac_radhit.algorithm import (
 from calpipe.instruments.irac.steps.irac_radhit.step import IracRadhitStep
 from calpipe.instruments.irac.steps.neighbours import dilate, nanmedian
 
-from .steps_support import GAIN, SIGMA_READ, bcd, gaussian_star
+from .helpers import GAIN, SIGMA_READ, bcd, gaussian_star
 
 SKY = 20.0
 SIGMA = math.sqrt(SIGMA_READ**2 + SKY / GAIN)  # sky noise of one pixel [DN]

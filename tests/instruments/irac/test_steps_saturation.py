@@ -8,7 +8,7 @@ from calpipe.instruments.irac import artifacts as art
 from calpipe.instruments.irac.steps.irac_saturation.algorithm import ceiling, find_saturated
 from calpipe.instruments.irac.steps.irac_saturation.step import IracSaturationStep
 
-from .steps_support import B, N, W, bcd, gaussian_star
+from .helpers import B, N, W, bcd, gaussian_star
 
 WELL = 44000.0
 

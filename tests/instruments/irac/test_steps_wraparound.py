@@ -9,7 +9,7 @@ from calpipe.instruments.irac.steps.irac_wraparound.algorithm import unwrap
 from calpipe.instruments.irac.steps.irac_wraparound.step import IracWraparoundStep
 from calpipe.instruments.irac.steps.readout import frame_variance, wrap_period
 
-from .steps_support import GAIN, RONOISE, bcd, encode, gaussian_star, raw
+from .helpers import GAIN, RONOISE, bcd, encode, gaussian_star, raw
 
 
 def test_wrap_period_by_hand():

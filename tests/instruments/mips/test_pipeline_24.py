@@ -1,4 +1,4 @@
-"""mips24_bcd through strun on simulated DCEs, against the simulator's truth (INSTRUMENTS.md figures)."""
+"""mips24_bcd through strun on simulated DCEs, against the simulator's truth (figures as in the README, "mips")."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from calpipe.instruments.mips import artifacts as art
 from calpipe.instruments.mips import detector as det
 from calpipe.instruments.mips.sky import FIELD_DEC, FIELD_RA
 
-from .support import truth
+from .helpers import truth
 
 
 def _run(raw, out, *extra):

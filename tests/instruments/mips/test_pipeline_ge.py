@@ -15,7 +15,7 @@ from calpipe.core.models.dqflags import DQ
 from calpipe.instruments.mips import artifacts as art
 from calpipe.instruments.mips.simulate import simulate
 
-from .support import truth
+from .helpers import truth
 
 
 def _run(pipeline, files, out, *extra):

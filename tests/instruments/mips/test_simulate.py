@@ -9,9 +9,11 @@ from astropy.io import fits
 from calpipe.core.cli.calpipe import main as calpipe
 from calpipe.core.io import open_product
 from calpipe.instruments.mips import detector as det
-from calpipe.instruments.mips.simulate import dce_stream, lsq_weights, simulate
+from calpipe.instruments.mips.simulate import simulate
+from calpipe.instruments.mips.simulate24 import lsq_weights
+from calpipe.instruments.mips.simulate_ge import dce_stream
 
-from .support import truth
+from .helpers import truth
 
 
 def test_24um_raw_headers_and_noiseless_encoding(tmp_path):

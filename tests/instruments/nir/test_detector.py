@@ -1,4 +1,4 @@
-"""nir detector model and reference builders: the figures of INSTRUMENTS.md, exact references, stable bytes."""
+"""nir detector model and reference builders: the figures of the README ("nir"), exact references, stable bytes."""
 
 from __future__ import annotations
 

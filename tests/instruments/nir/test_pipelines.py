@@ -1,6 +1,6 @@
 """nir_detector1 + nir_image2 through strun on simulated exposures, against the simulator's truth.
 
-Acceptance figures from shared/INSTRUMENTS.md: uniform sky within 1 % in MJy/sr;
+Acceptance figures (README, "nir"): uniform sky within 1 % in MJy/sr;
 flat recovery rms < 0.5 %; linearity residual < 0.5 % below 90 % of full well;
 saturation 100 % flagged above threshold and none below 95 % of it; jumps
 > 10 sigma >= 95 % detected with <= ngroups x 6e-5 false jumps per pixel.

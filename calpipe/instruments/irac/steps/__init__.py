@@ -1,4 +1,4 @@
-"""IRAC-only BCD steps (raw frame -> MJy/sr), in pipeline order (calpipe/pipelines/irac_bcd.yaml).
+"""IRAC-only BCD steps (raw frame -> MJy/sr), in pipeline order (../pipelines/irac_bcd-1.1.0.yaml).
 
 irac_fowler (sign flip, barrel shift, Fowler normalisation: a new IracBcdModel in DN per frame)
 -> dq_init (generic) -> irac_wraparound -> irac_saturation -> irac_dark -> irac_firstframe

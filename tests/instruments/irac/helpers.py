@@ -75,3 +75,14 @@ def gaussian_star(shape: tuple[int, int], x: float, y: float, flux: float, fwhm:
         return 0.5 * np.diff([math.erf(e) for e in edges])
 
     return flux * np.outer(frac(y, shape[0]), frac(x, shape[1]))
+
+
+def starfield(seed: int, nstars: int = 40, bright: tuple = (), shape: tuple[int, int] = (256, 256)) -> np.ndarray:
+    """Sky 30 DN + faint stars + ``bright`` (x, y, flux) stars (FWHM 1.4 px) + read noise."""
+    rng = np.random.default_rng(seed)
+    image = np.full(shape, 30.0)
+    for _ in range(nstars):
+        image += gaussian_star(shape, *rng.uniform(5, 250, 2), 10 ** rng.uniform(2, 4), 1.4)
+    for x, y, flux in bright:
+        image += gaussian_star(shape, x, y, flux, 1.4)
+    return image + rng.normal(0.0, SIGMA_READ, shape)

@@ -1,4 +1,4 @@
-"""irac_dark and irac_firstframe: reference subtraction with uncertainties, flags and clear refusals."""
+"""irac_firstframe: the first-frame offset law subtracted with its uncertainty, flags and clear refusals."""
 
 import math
 
@@ -8,27 +8,10 @@ import pytest
 from calpipe.core.errors import InputDataError, RefDataError
 from calpipe.core.models.dqflags import DQ
 from calpipe.instruments.irac import artifacts as art
-from calpipe.instruments.irac.steps.irac_dark.step import IracDarkStep
 from calpipe.instruments.irac.steps.irac_firstframe.algorithm import offset
 from calpipe.instruments.irac.steps.irac_firstframe.step import IracFirstFrameStep
 
-from .steps_support import SIGMA_READ, bcd, reference
-
-
-def test_dark_subtracted_with_its_error_and_dq():
-    model = bcd(np.array([[100.0, 50.0, 7.0]]), err=np.array([[4.0, 4.0, 4.0]]))
-    ref = reference("dark", np.array([[10.0, np.nan, -3.0]]), err=np.array([[3.0, 0.0, 0.0]]),
-                    dq=np.array([[0, 0, DQ.HOT]]))
-    out = IracDarkStep().process(model, {"dark": ref}, IracDarkStep.Params())
-    assert out.data.tolist() == [[90.0, 50.0, 10.0]]
-    assert out.err.tolist() == [[5.0, 4.0, 4.0]]
-    assert out.dq.tolist() == [[0, DQ.DO_NOT_USE, DQ.HOT]]
-
-
-def test_dark_of_another_shape_is_refused():
-    with pytest.raises(RefDataError, match=r"irac_ch1_dark\.fits"):
-        IracDarkStep().process(bcd(np.zeros((2, 2))), {"dark": reference("dark", np.zeros((3, 3)))},
-                               IracDarkStep.Params())
+from .helpers import SIGMA_READ, bcd, reference
 
 
 def test_firstframe_law_by_hand():
@@ -74,3 +57,4 @@ def test_nonfinite_coefficients_are_not_applied_and_flagged():
     out = IracFirstFrameStep().process(bcd(np.zeros((1, 2))), {"firstframe": reference("firstframe", coeffs)},
                                        IracFirstFrameStep.Params())
     assert out.data.tolist() == [[0.0, -1.0]] and out.dq.tolist() == [[DQ.DO_NOT_USE, 0]]
+

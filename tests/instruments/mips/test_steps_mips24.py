@@ -20,7 +20,7 @@ from calpipe.instruments.mips.steps.mips24_saturation.algorithm import consisten
 from calpipe.instruments.mips.steps.mips24_slope.algorithm import decode, difference_variance, slope_variance
 from calpipe.instruments.mips.steps.mips24_slope.step import Mips24SlopeStep
 
-from .support import bcd24, reference
+from .helpers import bcd24, reference
 
 
 def test_decode_words():
