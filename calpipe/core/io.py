@@ -1,7 +1,9 @@
 """Reading products safely and writing them atomically.
 
 Inputs are opened read-only and fully loaded (no memmap), so nothing calpipe
-does can change an input file. Outputs are written to a temporary file in the
+does can change an input file; reference files from the store, content-addressed
+and never rewritten, are memory-mapped (read-only) instead, so a subarray's run
+reads only its section's pages of a full-frame reference. Outputs are written to a temporary file in the
 target directory and renamed into place: a crash leaves no half-written product.
 """
 
@@ -23,8 +25,14 @@ from .params import did_you_mean
 _FIX = "re-download or regenerate the file"
 
 
-def open_product(path: Path, models: dict[str, type] | None = None, error=InputDataError) -> Any:
-    """Open a calpipe FITS product as the model class named by its DATAMODL keyword."""
+def open_product(path: Path, models: dict[str, type] | None = None, error=InputDataError,
+                 memmap: bool = False) -> Any:
+    """Open a calpipe FITS product as the model class named by its DATAMODL keyword.
+
+    ``memmap=True`` maps the arrays read-only instead of reading them: for reference files,
+    whose subarray users touch only their section's pages, and which no step may change.
+    """
+    import asdf
     from astropy.io import fits
     from astropy.io.fits.verify import VerifyError
     from astropy.utils.exceptions import AstropyUserWarning
@@ -51,9 +59,8 @@ def open_product(path: Path, models: dict[str, type] | None = None, error=InputD
             # refuses (then silently drops them): both are bad input.
             warnings.simplefilter("error", AstropyUserWarning)
             warnings.simplefilter("error", ValidationWarning)
-            with fits.open(path, memmap=False, lazy_load_hdus=False) as hdul:
-                for hdu in hdul:
-                    _ = hdu.data
+            with fits.open(path, memmap=memmap, mode="readonly", lazy_load_hdus=False) as hdul:
+                _load_data(hdul, path)
                 model_type = hdul[0].header.get("DATAMODL")
                 if model_type is None:
                     raise error(f"{path}: missing keyword DATAMODL in the primary header "
@@ -66,7 +73,11 @@ def open_product(path: Path, models: dict[str, type] | None = None, error=InputD
                     raise error(f"{path}: no ASDF extension after HDU {len(hdul) - 1} ({hdul[-1].name}): "
                                 f"the file is truncated, or was not written by calpipe; {_FIX}")
                 try:
-                    model = cls(hdul)
+                    # asdf's own check of the tagged tree on read is a subset of model.validate(), which
+                    # checks the whole tree against the product's schema (and the tags' schemas) once.
+                    with asdf.config_context() as config:
+                        config.validate_on_read = False
+                        model = cls(hdul)
                     model.validate()  # once, as a whole: models skip validation on assignment
                 except (MemoryError, RecursionError, CalpipeError, KeyError):
                     raise
@@ -80,6 +91,25 @@ def open_product(path: Path, models: dict[str, type] | None = None, error=InputD
                     f"{_FIX}") from exc
     except (OSError, ValueError, TypeError, VerifyError, AstropyUserWarning, ValidationWarning) as exc:
         raise error(f"{path}: not a readable FITS product ({exc}); {_FIX}") from exc
+
+
+_SCALED = ("BZERO", "BSCALE", "BLANK")
+
+
+def _load_data(hdul: Any, path: Path) -> None:
+    """Every HDU's data, read (or mapped); scaled integer planes (e.g. uint32 DQ) cannot be mapped: read."""
+    from astropy.io import fits
+
+    plain = None
+    for index, hdu in enumerate(hdul):
+        if hdul._file.memmap and any(k in hdu.header for k in _SCALED) and hdu.header.get("NAXIS"):
+            if plain is None:
+                plain = fits.open(path, memmap=False, mode="readonly")
+            hdu.data = plain[index].data  # reads this HDU alone
+        else:
+            _ = hdu.data
+    if plain is not None:
+        plain.close()
 
 
 def write_tree_atomic(tree: dict, path: Path, compress: tuple[str, ...] = ()) -> Path:
@@ -178,6 +208,8 @@ def write_atomic(model: Any, path: Path) -> Path:
     An OSError (full disk, read-only or missing directory) leaves no temp file and
     becomes a UsageError saying which directory and why.
     """
+    import asdf
+
     path = Path(path)
     model.meta.filename = path.name
     tmp = None
@@ -185,7 +217,11 @@ def write_atomic(model: Any, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=".part", dir=path.parent)
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; products get the usual permissions
-        with os.fdopen(fd, "wb") as f:
+        with os.fdopen(fd, "wb") as f, asdf.config_context() as config:
+            # stdatamodels writes the FITS part by walking the product's schema, which validates the
+            # tree as it goes (a bad value is refused); asdf checking the same tree again, tag by tag,
+            # as it serialises the ASDF extension only repeats that check.
+            config.validate_on_write = False
             model.to_fits(f)
             f.flush()
             os.fsync(f.fileno())

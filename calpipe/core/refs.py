@@ -31,6 +31,9 @@ class RefResolver(Protocol):
 
     def resolve(self, reftype: str, product: Any) -> RefFile: ...
 
+    # Optional: ``sha256_of(path) -> str``, the sha256 of a file it resolved (a store may know
+    # it without reading the file again); without it the runner hashes every file itself.
+
 
 class OverrideResolver:
     """Only what the user named with --ref TYPE=PATH; used until a context is configured."""

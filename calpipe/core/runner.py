@@ -157,7 +157,7 @@ class Runner:
             if not ref.path.is_file():
                 raise RefDataError(f"{named}: reference file for '{reftype}' not found "
                                    f"(check --ref {reftype}=PATH or the reference store)")
-            digest = sha256_file(ref.path)
+            digest = getattr(self.resolver, "sha256_of", sha256_file)(ref.path)
             if ref.sha256 is not None and digest != ref.sha256:
                 raise RefDataError(f"{ref.path}: reference file {ref.name or ref.path.name} was modified "
                                    f"(sha256 {digest[:16]}… instead of {ref.sha256[:16]}…); restore it "
@@ -165,7 +165,8 @@ class Runner:
             key = (ref.path.resolve(), digest)
             if key not in self._ref_cache:
                 try:
-                    model = open_product(ref.path, self.models, error=RefDataError)
+                    # a store's file is mapped, so a subarray reads only its section; an override is read
+                    model = open_product(ref.path, self.models, error=RefDataError, memmap=not ref.overridden)
                 except RefDataError as exc:  # name the file by its own name, not only its hash
                     raise RefDataError(f"reference file {named}: {exc}" if ref.name else str(exc)) from None
                 declared = getattr(model.meta, "reftype", None)

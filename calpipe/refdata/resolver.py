@@ -9,11 +9,13 @@ from typing import Any
 
 from calpipe.core.errors import InputDataError, RefDataError
 from calpipe.core.models.keywords import keyword_values
+from calpipe.core.provenance import sha256_file
 from calpipe.core.refs import RefFile
 
 from .context import Context
 from .rules import Choice, NoMatch, select
 from .store import Store
+from .verified import VerifiedHashes
 
 log = logging.getLogger("calpipe")
 
@@ -28,6 +30,7 @@ class ContextResolver:
         self.registry = registry
         self._loaded = False
         self._taken = False
+        self._hashes = VerifiedHashes(store.root)
 
     @functools.cached_property
     def loaded(self) -> Context:
@@ -91,6 +94,11 @@ class ContextResolver:
         init(self.store, self.registry)
         del self.loaded
         return self.loaded.number != before
+    def sha256_of(self, path: Path) -> str:
+        """A store file's hash from its verified-hash record when unchanged; any other file is read."""
+        if self._hashes.covers(path):
+            return self._hashes.sha256(path)
+        return sha256_file(path)
 
     def resolve(self, reftype: str, product: Any) -> RefFile:
         if reftype in self.overrides:

@@ -83,3 +83,25 @@ def test_products_get_the_usual_permissions(tmp_path):
     finally:
         os.umask(mask)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_mapped_product_has_the_same_arrays_as_a_read_one(tmp_path, seed):
+    rng = np.random.default_rng(seed)
+    model = ImageModel(data=rng.normal(size=(64, 48)).astype(np.float32),
+                       err=rng.uniform(0.5, 2, (64, 48)).astype(np.float32),
+                       dq=rng.integers(0, 2**32, (64, 48), dtype=np.uint64).astype(np.uint32))  # scaled: BZERO
+    path = write_atomic(model, tmp_path / "p.fits")
+    read, mapped = open_product(path), open_product(path, memmap=True)
+    for name in ("data", "err", "dq"):
+        a, b = getattr(read, name), getattr(mapped, name)
+        assert (a.dtype, a.shape) == (b.dtype, b.shape), name
+        assert a.tobytes() == b.tobytes(), name
+
+
+def test_mapping_a_truncated_file_is_still_bad_input(demo_session, tmp_path):
+    data = demo_session.image.read_bytes()
+    cut = tmp_path / "cut.fits"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputDataError, match=r"cut\.fits: not a readable FITS product"):
+        open_product(cut, memmap=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from astropy.wcs import WCS
@@ -233,3 +235,37 @@ def test_no_frames_is_an_error():
 def _truth_mosaic(m, sources):
     x, y = m.wcs.world_to_pixel_values(sources[0], sources[1])
     return 1.0 + point_sources(x, y, sources[2], shape=m.data.shape)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_stack_median_is_numpys_nanmedian_bit_for_bit(seed):
+    from calpipe.steps.mosaic.algorithm import _nanmedian_frames
+
+    rng = np.random.default_rng(seed)
+    cube = rng.normal(10.0, 3.0, (24, 40, 50)).astype(np.float32)
+    cube[rng.random(cube.shape) < rng.uniform(0.1, 0.9, (40, 50))] = np.nan  # odd, even and empty depths
+    cube[:, 0, :5] = np.nan
+    depth = np.sum(np.isfinite(cube), axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the all-NaN columns
+        expected = np.nanmedian(cube, axis=0)
+    got = _nanmedian_frames(cube, depth)
+    assert got.dtype == expected.dtype
+    assert got.tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_first_pass_without_variance_has_the_same_data_and_weight(seed):
+    from calpipe.steps.mosaic.algorithm import pixel_map, resample
+
+    rng = np.random.default_rng(seed)
+    frames = [Frame(rng.normal(5, 1, SHAPE).astype(np.float32), np.full(SHAPE, 1.0, np.float32),
+                    rng.random(SHAPE) > 0.05, frame_wcs(*rng.uniform(-5, 5, 2), rng.uniform(0, 30)))
+              for _ in range(2)]
+    out_wcs, shape = output_grid(frames)
+    pm = pixel_map(frames[1].wcs, out_wcs, SHAPE)
+    both, lean = resample(frames[1], pm, shape), resample(frames[1], pm, shape, variance=False)
+    assert lean.var is None
+    assert (lean.y0, lean.x0) == (both.y0, both.x0)
+    assert lean.data.tobytes() == both.data.tobytes()
+    assert lean.weight.tobytes() == both.weight.tobytes()

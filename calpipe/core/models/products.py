@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from stdatamodels import DataModel
 
+from . import schema_cache
 from .asdf_resources import SCHEMA_URI_PREFIX
+
+schema_cache.install()
 
 
 class CalpipeModel(DataModel):

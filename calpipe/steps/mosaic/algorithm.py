@@ -57,7 +57,7 @@ class Resampled:
     y0: int
     x0: int
     data: np.ndarray
-    var: np.ndarray
+    var: np.ndarray | None  # None where only the data was needed (the first pass)
     weight: np.ndarray  # fraction of each output pixel covered by usable input pixels
 
     def window(self) -> tuple[slice, slice]:
@@ -138,12 +138,14 @@ def pixel_map(frame_wcs: WCS, out_wcs: WCS, shape: tuple[int, int]) -> np.ndarra
 
 
 def resample(frame: Frame, pixmap: np.ndarray, out_shape: tuple[int, int], area_ratio: float = 1.0,
-             weight: np.ndarray | None = None, offset: float = 0.0, kernel: str = "square") -> Resampled:
+             weight: np.ndarray | None = None, offset: float = 0.0, kernel: str = "square",
+             variance: bool = True) -> Resampled:
     """Drizzle data − offset and variance onto the cutout of the output grid the frame touches.
 
     ``area_ratio`` is Ω_out / Ω_in: drizzle counts weight in input-pixel areas, so a
     fully covered output pixel has weight Ω_out / Ω_in, and a sum over output pixels
     keeps the input's noise only if each pixel's variance is scaled by Ω_in / Ω_out.
+    ``variance=False`` skips drizzling the variance (half the cost) when only data and weight are used.
     """
     from drizzle.resample import Drizzle
 
@@ -155,15 +157,17 @@ def resample(frame: Frame, pixmap: np.ndarray, out_shape: tuple[int, int], area_
     usable = frame.good if weight is None else weight
     wmap = usable.astype(np.float32)
     data = np.where(usable, frame.data - np.float32(offset), 0).astype(np.float32)
-    var = np.where(usable, frame.var, 0).astype(np.float32)
+    planes = [data]
+    if variance:
+        planes.append(np.where(usable, frame.var, 0).astype(np.float32))
     shape = (y1 - y0, x1 - x0)
     images = []
-    for values in (data, var):
+    for values in planes:
         driz = Drizzle(kernel=kernel, out_shape=shape, fillval=0.0)
         driz.add_image(values, exptime=1.0, pixmap=local, weight_map=wmap, in_units="cps")
         images.append(driz)
-    return Resampled(y0, x0, images[0].out_img, images[1].out_img / np.float32(area_ratio),
-                     images[0].out_wht / np.float32(area_ratio))
+    var = images[1].out_img / np.float32(area_ratio) if variance else None
+    return Resampled(y0, x0, images[0].out_img, var, images[0].out_wht / np.float32(area_ratio))
 
 
 def match_backgrounds(stack: list[Resampled], min_overlap: int = 100, full: float = 0.99,
@@ -175,25 +179,32 @@ def match_backgrounds(stack: list[Resampled], min_overlap: int = 100, full: floa
     then ~2 % of the pixel noise, and 100 frames make ~5000 pairs).
     """
     n = len(stack)
+    y0 = np.array([r.y0 for r in stack])
+    x0 = np.array([r.x0 for r in stack])
+    y1 = y0 + np.array([r.data.shape[0] for r in stack])
+    x1 = x0 + np.array([r.data.shape[1] for r in stack])
+    covered = [r.weight >= full for r in stack]  # once per frame, not once per pair
     rows, rhs = [], []
     for j in range(n):
-        for k in range(j + 1, n):
-            a, b = stack[j], stack[k]
-            ys = slice(max(a.y0, b.y0), min(a.y0 + a.data.shape[0], b.y0 + b.data.shape[0]))
-            xs = slice(max(a.x0, b.x0), min(a.x0 + a.data.shape[1], b.x0 + b.data.shape[1]))
-            if ys.start >= ys.stop or xs.start >= xs.stop:
-                continue
-            wa = (slice(ys.start - a.y0, ys.stop - a.y0), slice(xs.start - a.x0, xs.stop - a.x0))
-            wb = (slice(ys.start - b.y0, ys.stop - b.y0), slice(xs.start - b.x0, xs.stop - b.x0))
-            both = (a.weight[wa] >= full) & (b.weight[wb] >= full)
-            count = int(both.sum())
+        a = stack[j]
+        ys0, ys1 = np.maximum(y0[j], y0), np.minimum(y1[j], y1)
+        xs0, xs1 = np.maximum(x0[j], x0), np.minimum(x1[j], x1)
+        overlapping = np.flatnonzero((ys0 < ys1) & (xs0 < xs1))
+        for k in overlapping[overlapping > j]:
+            b = stack[k]
+            both = (covered[j][ys0[k] - a.y0:ys1[k] - a.y0, xs0[k] - a.x0:xs1[k] - a.x0]
+                    & covered[k][ys0[k] - b.y0:ys1[k] - b.y0, xs0[k] - b.x0:xs1[k] - b.x0])
+            count = np.count_nonzero(both)
             if count < min_overlap:
                 continue
             row = np.zeros(n)
             row[j], row[k] = 1.0, -1.0
             w = np.sqrt(count)
             rows.append(row * w)
-            diff = (a.data[wa][both] - b.data[wb][both])[::max(1, count // samples)]
+            # the sampled pixels only, in the same (row-major) order as the whole overlap's
+            iy, ix = np.divmod(np.flatnonzero(both)[::max(1, count // samples)], both.shape[1])
+            iy, ix = iy + ys0[k], ix + xs0[k]
+            diff = a.data[iy - a.y0, ix - a.x0] - b.data[iy - b.y0, ix - b.x0]
             rhs.append(float(np.median(diff)) * w)
     rows.append(np.full(n, 1e3))  # the constraint Σ b = 0, weighted to hold exactly
     rhs.append(0.0)
@@ -231,8 +242,8 @@ def find_outliers(frames: list[Frame], pixmaps: list[np.ndarray], stack: list[Re
     depth = np.sum(np.isfinite(cube), axis=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns outside coverage
-        median = np.nanmedian(cube, axis=0)
-        spread = MAD_TO_SIGMA * np.nanmedian(np.abs(cube - median), axis=0)
+        median = _nanmedian_frames(cube, depth)
+        spread = MAD_TO_SIGMA * _nanmedian_frames(np.abs(cube - median), depth)
         # outside coverage the value is never used, but a jump to 0 would ring through the interpolation
         median = np.where(depth > 0, median, np.nanmedian(median) if depth.any() else 0).astype(np.float32)
     del cube
@@ -263,6 +274,21 @@ def find_outliers(frames: list[Frame], pixmaps: list[np.ndarray], stack: list[Re
             bad = binary_dilation(bad, structure) & covered
         rejected.append(bad)
     return rejected
+
+
+def _nanmedian_frames(cube: np.ndarray, depth: np.ndarray) -> np.ndarray:
+    """``np.nanmedian(cube, axis=0)``, bit for bit, where ``depth`` counts each column's finite values.
+
+    numpy takes a masked-array path here (sort, then the mean of the two middle values
+    as (low + high) / 2 in the cube's dtype); one plain sort, which puts NaN last, and
+    the same arithmetic give the same numbers in a fraction of the time.
+    """
+    ordered = np.sort(cube, axis=0)
+    high = depth // 2
+    low = np.where(depth % 2 == 1, high, np.maximum(high - 1, 0))
+    pick = np.take_along_axis
+    value = (pick(ordered, low[None], axis=0)[0] + pick(ordered, high[None], axis=0)[0]) / 2
+    return np.where(depth > 0, value, np.nan).astype(cube.dtype, copy=False)
 
 
 def steepness(image: np.ndarray) -> np.ndarray:
@@ -307,7 +333,9 @@ def mosaic(frames: list[Frame], *, scale_deg: float | None = None, match_backgro
     out_wcs, shape = output_grid(frames, scale_deg)
     pixmaps = [pixel_map(f.wcs, out_wcs, f.data.shape) for f in frames]
     ratios = [(pixel_scale_deg(out_wcs) / pixel_scale_deg(f.wcs)) ** 2 for f in frames]
-    first = [resample(f, pm, shape, r) for f, pm, r in zip(frames, pixmaps, ratios, strict=True)]
+    # the first pass feeds background matching and outlier detection: data and weight only
+    first = [resample(f, pm, shape, r, variance=False)
+             for f, pm, r in zip(frames, pixmaps, ratios, strict=True)]
     offsets = match_backgrounds(first) if match_background and len(frames) > 1 else np.zeros(len(frames))
     for r, b in zip(first, offsets, strict=True):  # drizzle averages: an input offset moves the output alike
         r.data = np.where(r.weight > 0, r.data - np.float32(b), 0).astype(np.float32)
