@@ -89,7 +89,7 @@ def selection_key(pipeline: str | None, context: int | None, instrument: str | N
     if (pipeline is None) == (context is None):
         raise UsageError("give exactly one of --pipeline NAME@VERSION and --context N")
     if pipeline is not None and "@" not in pipeline:
-        raise UsageError(f"--pipeline {pipeline!r}: give NAME@VERSION (e.g. irac_bcd@1.1.0)")
+        raise UsageError(f"--pipeline {pipeline!r}: give NAME@VERSION")
     return json.dumps({"pipeline": pipeline, "context": context, "instrument": instrument,
                        "program": program, "force": force}, sort_keys=True)
 

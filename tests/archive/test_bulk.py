@@ -288,3 +288,65 @@ def test_an_unreachable_dask_scheduler_pauses_the_campaign_with_a_clear_status(t
     [state] = bulk.status(archive, campaign.id)
     assert state["state"] == "paused" and "tcp://127.0.0.1:9 unreachable" in state["message"]
     assert "resume" in state["message"] and state["counts"]["queued"] == 1
+
+
+@pytest.mark.slow
+def test_the_issue_counts_200_jobs_20_worker_kills_5_coordinator_kills(tmp_path, irac_raws):
+    from calpipe.instruments.irac.simulate import simulate
+
+    raws = [s.raw for s in simulate(tmp_path / "raw", channel=1, naor_frames=200, seed=5, cosmic_rays=False)]
+    clean = irac_archive(tmp_path / "clean", None, raws)
+    campaign, _ = bulk.open_campaign(clean, bulk.plan(clean, pipeline="irac_bcd@1.1.0"))
+    run_local(clean, campaign.id, workers=2, say=lambda _: None)
+    archive = irac_archive(tmp_path / "faults", None, raws)
+    assert run_with_kills(archive, worker_kills=20, coordinator_kills=5, seed=7) == {"worker": 20,
+                                                                                  "coordinator": 5}
+    _check_against(archive, clean)
+
+
+def test_new_downlinks_are_processed_before_bulk_jobs_and_nothing_of_either_is_lost(tmp_path, irac_raws,
+                                                                                   nir_downlink):
+    from calpipe.archive.directory import now
+
+    archive = irac_archive(tmp_path / "a", None, irac_raws)
+    bulk.open_campaign(archive, bulk.plan(archive, pipeline="irac_bcd@1.1.0"))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    coordinator = _coordinator(archive, env)
+    while not bulk.status(archive)[0]["workers"]:  # the bulk campaign is saturating the workers
+        time.sleep(0.1)
+    start = now()
+    assert ingest(archive, nir_downlink.raws[:1]).exit_code == 0
+    end = now()
+    assert coordinator.wait(timeout=600) == 0
+    with archive.db.read() as s:
+        jobs = s.scalars(select(Job)).all()
+        made = s.scalars(select(Product).where(Product.pipeline == "nir_image2")).all()
+    assert [p.state for p in made] == ["sandbox"]  # the new exposure processed to Level 2
+    assert {j.state for j in jobs} == {"done"} and len(jobs) == len(irac_raws)  # and every bulk job
+    # no bulk job started while the new data were processed (after the raw product's registration)
+    claimed_during = [j.id for j in jobs if start + _S < j.started_at < end]
+    assert claimed_during == []
+    assert max(j.ended_at for j in jobs) > end  # the new data finished first
+
+
+_S = __import__("datetime").timedelta(seconds=1)
+
+
+def test_the_ledger_migration_upgrades_from_the_previous_revision_and_back(tmp_path):
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from calpipe.archive.db import Database, database_url
+
+    db = Database(database_url(tmp_path, None))
+    config = db._alembic()
+    with db.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0002")
+    assert "job" not in inspect(db.engine).get_table_names()
+    db.upgrade()
+    assert {"job", "bulk_campaign"} <= set(inspect(db.engine).get_table_names())
+    with db.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0002")
+    assert "job" not in inspect(db.engine).get_table_names()
