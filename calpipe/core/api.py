@@ -74,16 +74,17 @@ def load(pipeline: str | Path | ResolvedPipeline, registry: Registry | None = No
 def prepare(pipeline: str | Path | ResolvedPipeline, inputs: Sequence[Path | str | Group], *,
             context: int | None = None, refs: dict[str, Path | str] | None = None,
             refdata: Path | None = None, overrides: Overrides | None = None,
-            output_dir: Path | None = None, registry: Registry | None = None) -> Prepared:
+            output_dir: Path | None = None, save_intermediates: bool = False,
+            registry: Registry | None = None) -> Prepared:
     """Resolve the pipeline, check the options and group the inputs; nothing is written."""
     registry = registry or _installed()
     resolved = load(pipeline, registry, overrides)
     refs = check_refs(resolved, refs or {})
-    if output_dir is not None and Path(output_dir).exists() and not Path(output_dir).is_dir():
-        raise UsageError(f"-o {output_dir}: exists and is not a directory")
+    if output_dir is not None:
+        check_output_dir(Path(output_dir))
     paths = [i for i in inputs if not isinstance(i, Group)]
-    groups = [i for i in inputs if isinstance(i, Group)] + (input_groups(resolved, [Path(p) for p in paths])
-                                                            if paths else [])
+    groups = [i for i in inputs if isinstance(i, Group)] + (
+        input_groups(resolved, [Path(p) for p in paths], output_dir, save_intermediates) if paths else [])
     resolver = make_resolver(registry, resolved, context, refdata, refs)
     from .runner import Runner
 
@@ -115,7 +116,7 @@ def run(pipeline: str | Path | ResolvedPipeline, inputs: Sequence[Path | str | G
     load_only_calpipe_plugins()  # this process handles calpipe products only
     output_dir = Path(output_dir)
     prep = prepare(pipeline, inputs, context=context, refs=refs, refdata=refdata, overrides=overrides,
-                   output_dir=output_dir, registry=registry)
+                   output_dir=output_dir, save_intermediates=save_intermediates, registry=registry)
     runner, groups = prep.runner, prep.groups
     if on_error == "raise":
         outcomes = []
@@ -147,12 +148,19 @@ def check_refs(pipeline: ResolvedPipeline, refs: dict[str, Path | str]) -> dict[
     return checked
 
 
-def input_groups(pipeline, inputs: list[Path]) -> list:
+def check_output_dir(output_dir: Path) -> None:
+    if output_dir.exists() and not output_dir.is_dir():
+        raise UsageError(f"-o {output_dir}: exists and is not a directory")
+
+
+def input_groups(pipeline, inputs: list[Path], output_dir: Path | None = None,
+                 save_intermediates: bool = False) -> list:
     """What each run takes: association files (.yaml/.yml/.json) and product files.
 
     A pipeline that combines takes each association as one run and all loose
     product files together as another; any other pipeline runs every member
-    and every file on its own.
+    and every file on its own. With ``output_dir``, runs whose outputs collide
+    (or overwrite another run's input) are refused before anything runs.
     """
     from .association import ASSOCIATION_SUFFIXES, Group, group_name, load_association
     from .errors import UsageError
@@ -175,6 +183,10 @@ def input_groups(pipeline, inputs: list[Path]) -> list:
     if clash:
         raise UsageError(f"inputs {', '.join(clash)} appear more than once by name; their outputs would "
                          "overwrite each other (run them into different -o directories)")
+    if output_dir is not None:
+        from .runner import refuse_collisions
+
+        refuse_collisions(pipeline, groups, output_dir, save_intermediates)
     return groups
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import InputDataError
+from .roots import ALLOWED_DIRS_ENV, outside
 
 ASSOCIATION_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -68,16 +69,37 @@ def load_association(path: Path) -> Group:
         raise InputDataError(f"{path}: not an association ({problems}); it needs 'name' and a "
                              "'members' list of product files") from None
     members = tuple((path.parent / m) for m in spec.members)
+    away = [m for m, member in zip(spec.members, members, strict=True) if outside(member, path.parent)]
+    if away:
+        raise InputDataError(f"{path}: member(s) {', '.join(away)} outside {path.parent} (members are files "
+                             f"under the association's directory; allow another with ${ALLOWED_DIRS_ENV})")
     missing = [str(m) for m in members if not m.is_file()]
     if missing:
         raise InputDataError(f"{path}: member(s) not found: {', '.join(missing)} (paths are relative to "
                              "the association file)")
+    real = [m.resolve() for m in members]
+    same = sorted({f"{a} and {b}" for i, (a, ra) in enumerate(zip(spec.members, real, strict=True))
+                   for b, rb in zip(spec.members[i + 1:], real[i + 1:], strict=True) if ra == rb})
+    if same:
+        raise InputDataError(f"{path}: members {'; '.join(same)} are one file (a link or the same path "
+                             "twice): each product counts once, list it once")
     names = [m.name for m in members]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise InputDataError(f"{path}: more than one member named {', '.join(twice)} (outputs and provenance "
                              "tell members by file name: list each product once, renaming copies)")
     return Group(spec.name, members, path)
+
+
+def refuse_same_data(source: Path, names: list[str], digests: list[str]) -> None:
+    """Members of one combined product with the same bytes (a copy under another name) are refused:
+    each frame counts once (NCOMBINE, weights, outlier rejection)."""
+    first: dict[str, str] = {}
+    for name, digest in zip(names, digests, strict=True):
+        other = first.setdefault(digest, name)
+        if other != name:
+            raise InputDataError(f"{source}: members {other} and {name} hold the same bytes (sha256 "
+                                 f"{digest[:16]}…): each frame counts once; leave the copy out")
 
 
 def group_name(paths: list[Path], fallback: str) -> str:

@@ -10,8 +10,8 @@ and `strun --help` fast.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,12 +42,23 @@ class ReferencePixels:
 
 @dataclass(frozen=True)
 class Instrument:
-    """What a plugin says about an instrument it supports (and the detector facts generic steps need)."""
+    """What a plugin says about an instrument it supports (and the detector facts generic steps need).
+
+    ``frames`` gives the full frame (ny, nx) of each DETECTOR ("*": any other): the runner refuses
+    Level 1-2 products whose last two axes are not that frame, or, with ``subarrays``, a window of
+    it as wide and high as SUBSIZE1/SUBSIZE2 say; reference files must cover the full frame.
+    """
 
     name: str
     telescope: str
     description: str = ""
     reference_pixels: ReferencePixels | None = None
+    frames: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    subarrays: bool = False
+
+    def frame(self, detector: str | None) -> tuple[int, int] | None:
+        """The full frame of ``detector``, if the plugin declared it."""
+        return self.frames.get(str(detector or "").upper(), self.frames.get("*"))
 
 
 @hookspec
@@ -78,13 +89,33 @@ def calpipe_models() -> list[type]:
 
 
 @dataclass(frozen=True)
+class RefContent:
+    """What a file of one reference type must hold, beyond its REFTYPE keyword.
+
+    Checked when it is added to a store, published, and opened for a run
+    (calpipe.core.refcheck): a flat whose REFTYPE was edited to 'dark' is refused,
+    not used as a dark. Ranges are what the type can physically hold, wide enough
+    for any real detector of the instrument.
+    """
+
+    array: str = "data"  # the array holding the values ("dq" for a mask)
+    planes: tuple[int | None, ...] = ()  # axes before the (ny, nx) frame; None: any length
+    frame: tuple[int, int] | None = None  # fixed (ny, nx), e.g. (1, 1); default: the detector's full frame
+    units: tuple[str, ...] = ()  # accepted BUNIT values of SCI (the keyword may be absent)
+    median: tuple[float, float] | None = None  # plausible median of the finite values
+    bounds: tuple[float, float] | None = None  # every finite value lies within
+    absent: tuple[str, ...] = ()  # arrays this type never has (a mask has no 'data')
+
+
+@dataclass(frozen=True)
 class RefType:
-    """A kind of reference file of one instrument, and the header keywords that select it."""
+    """A kind of reference file of one instrument, the header keywords that select it, and what it holds."""
 
     instrument: str
     reftype: str
     selectors: tuple[str, ...]
     description: str = ""
+    content: RefContent | None = None
 
 
 @dataclass(frozen=True)

@@ -52,9 +52,15 @@ def open_product(path: Path, models: dict[str, type] | None = None, error=InputD
                 if cls is None:
                     hint = did_you_mean(model_type, list(models)) or "install the plugin that defines it"
                     raise error(f"{path}: DATAMODL = '{model_type}' is not a known product type ({hint})")
+                if "ASDF" not in hdul:  # written last: without it, arrays and keywords may be missing
+                    raise error(f"{path}: no ASDF extension after HDU {len(hdul) - 1} ({hdul[-1].name}): "
+                                f"the file is truncated, or was not written by calpipe; {_FIX}")
                 model = cls(hdul)
                 model.validate()  # once, as a whole: models skip validation on assignment
                 return model
+    except KeyError as exc:  # stdatamodels: an HDU the ASDF tree points to is gone
+        raise error(f"{path}: an HDU the product needs is missing ({exc.args[0] if exc.args else exc}); "
+                    f"{_FIX}") from exc
     except (OSError, ValueError, TypeError, AstropyUserWarning, ValidationWarning) as exc:
         raise error(f"{path}: not a readable FITS product ({exc}); {_FIX}") from exc
 

@@ -25,6 +25,7 @@ from .errors import ConfigProblems, Problem, UsageError
 from .params import Params, did_you_mean
 from .pipeline_file import ConfigSpec, PipelineSpec, YamlDoc, load_yaml, validate_doc
 from .registry import Registry
+from .roots import ALLOWED_DIRS_ENV, outside
 from .step import Step
 
 _SUBST = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -158,14 +159,32 @@ class _Resolver:
         self.problems: list[Problem] = []
 
     def locate(self, ref: str, relative_to: Path | None = None) -> Path | None:
-        """A YAML path, or a registered name with an optional @version."""
+        """A YAML path, or a registered name with an optional @version.
+
+        An import (``relative_to`` is the importing file) resolves to a registered pipeline, or to a
+        .yaml/.yml file under the importing file's directory or $CALPIPE_ALLOWED_DIRS: a pipeline
+        file cannot make calpipe read (and quote) any other file.
+        """
         candidate = Path(ref)
         if relative_to is not None and not candidate.is_absolute():
             candidate = relative_to.parent / candidate
         if ref.endswith((".yaml", ".yml")) or "/" in ref:  # a name is never taken for a stray file
+            if relative_to is not None:
+                self._check_import(ref, candidate, relative_to)
             return candidate
         name, _, version = ref.partition("@")
         return self.registry.pipeline_file(name, version or None).path
+
+    def _check_import(self, ref: str, candidate: Path, importer: Path) -> None:
+        if not ref.endswith((".yaml", ".yml")):
+            raise UsageError(f"import '{ref}' is not a pipeline file (import a registered pipeline by "
+                             "NAME[@VERSION], or a .yaml file)")
+        shipped = [f.path.resolve().parent for n in self.registry.pipeline_names()
+                   for v in self.registry.pipeline_versions(n) for f in [self.registry.pipeline_file(n, v)]]
+        if outside(candidate, importer.parent, shipped):
+            raise UsageError(f"import '{ref}' is outside {importer.parent} (imports are registered "
+                             f"pipelines or YAML files under the importing file's directory; allow "
+                             f"another directory with ${ALLOWED_DIRS_ENV})")
 
     def read(self, path: Path, chain: tuple[Path, ...] = ()
              ) -> tuple[PipelineSpec, YamlDoc, list[_Entry], dict] | None:
@@ -177,6 +196,7 @@ class _Resolver:
             return None
         entries: list[_Entry] = []
         parameters: dict[str, tuple[Any, str]] = {}
+        imported_by: dict[str, int] = {}  # step id -> the import it came from
         for i, imp in enumerate(spec.imports):
             loc = ("imports", i, "pipeline")
             try:
@@ -200,7 +220,16 @@ class _Resolver:
                             did_you_mean(sid, ids)))
             keep = [e for e in imported_entries
                     if (imp.include is None or e.id in imp.include) and e.id not in imp.exclude]
-            entries.extend(keep)
+            for e in keep:
+                if e.id in imported_by:
+                    first = imported_by[e.id]
+                    self.problems.append(doc.problem(
+                        loc, f"duplicate step id '{e.id}': imported by imports[{first}] "
+                             f"({spec.imports[first].pipeline}) and imports[{i}] ({imp.pipeline})",
+                        "exclude it from one of them: a step must not run twice"))
+                    continue
+                imported_by[e.id] = i
+                entries.append(e)
             parameters.update(imported_params)
         for name, value in spec.parameters.items():
             parameters[name] = (value, f"{path}:{doc.line(('parameters', name))}")

@@ -30,7 +30,8 @@ class _Strict(BaseModel):
 class ImportSpec(_Strict):
     """Take the steps of another pipeline (a registered name[@version] or a YAML path)."""
 
-    pipeline: str = Field(description="registered pipeline name[@version], or a path relative to this file")
+    pipeline: str = Field(description="registered pipeline name[@version], or a .yaml path under this "
+                                      "file's directory")
     include: list[str] | None = Field(None, description="step ids to take (default: all)")
     exclude: list[str] = Field(default_factory=list, description="step ids to leave out")
 
@@ -108,8 +109,12 @@ def load_yaml(path: Path, problems: list[Problem]) -> YamlDoc | None:
     except FileNotFoundError:
         problems.append(Problem(str(path), None, "file not found", "check the path"))
         return None
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(Problem(str(path), None, f"cannot read file: {exc}"))
+    except UnicodeDecodeError:
+        problems.append(Problem(str(path), None, "not a pipeline file (not UTF-8 text)",
+                                "name a pipeline YAML file"))
+        return None
+    except OSError as exc:
+        problems.append(Problem(str(path), None, f"cannot read file: {exc.strerror or exc}"))
         return None
     loader = _Loader(text)
     try:
@@ -149,8 +154,11 @@ def _index_lines(node: yaml.Node, loc: tuple, doc: YamlDoc, problems: list[Probl
 
 def validate_doc(doc: YamlDoc, model: type[_Strict], problems: list[Problem]) -> Any:
     """Structural validation; every pydantic error becomes a located problem."""
-    if not isinstance(doc.data, dict):
-        problems.append(doc.problem((), "expected a mapping of keys at the top level"))
+    kind = "config" if model is ConfigSpec else "pipeline"
+    if not isinstance(doc.data, dict) or not set(map(str, doc.data)) & set(model.model_fields):
+        # said without quoting the file: it may be any file a user or an import pointed at
+        problems.append(doc.problem((), f"not a {kind} file (its top level is not a mapping with any of "
+                                        f"the keys {', '.join(model.model_fields)})"))
         return None
     try:
         return model.model_validate(doc.data)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .association import Group, ProductSet
+from .association import Group, ProductSet, refuse_same_data
 from .errors import CalpipeError, InputDataError, RefDataError, StepFailedError, UsageError
 from .pipeline import ResolvedPipeline
 from .provenance import (
@@ -29,6 +29,7 @@ from .provenance import (
     sha256_file,
 )
 from .provenance import apply as apply_provenance
+from .refcheck import check_reference
 from .refs import OverrideResolver, RefResolver
 
 if TYPE_CHECKING:
@@ -77,6 +78,12 @@ class Runner:
         if model.data is None:
             raise InputDataError(f"{name}: no SCI array (the file is incomplete; regenerate it)")
         level = model.meta.data_level
+        made_as = type(model).data_level
+        if made_as is not None and level is not None and made_as != level:
+            raise InputDataError(f"{name}: DATAMODL = '{type(model).__name__}' is a level {made_as} product "
+                                 f"type, but DATALVL = {level} (the keywords contradict each other; "
+                                 "regenerate the file)")
+        self._check_frame(model, name)
         if level is None or level != p.input_level:
             raise InputDataError(f"{name}: DATALVL = {level}, but pipeline {p.name} takes level "
                                  f"{p.input_level} products (choose the pipeline for this level)")
@@ -91,6 +98,44 @@ class Runner:
         first = next((rs for rs in p.steps if not rs.skip), None)
         if first is not None:
             first.step.check_input(model)  # e.g. the right detector, before references are chosen
+
+    def _check_frame(self, model: Any, name: str) -> None:
+        """SCI has pixels, as many as SUBSIZE1/2 say, in the frame of the instrument's detector."""
+        shape = tuple(model.data.shape)
+        if 0 in shape:
+            raise InputDataError(f"{name}: SCI has shape {shape}, no pixels to calibrate (the file is "
+                                 "incomplete; regenerate it)")
+        if type(model).data_level not in (1, 2) or len(shape) < 2:
+            return  # mosaics and tables have shapes of their own
+        ny, nx = shape[-2:]
+        sub = model.meta.subarray
+        for key, size, declared in (("SUBSIZE1", nx, sub.xsize), ("SUBSIZE2", ny, sub.ysize)):
+            if declared is not None and declared != size:
+                raise InputDataError(f"{name}: SCI is {ny}x{nx} pixels, but {key} = {declared} (the array "
+                                     "was cut or the header edited; regenerate the file)")
+        instrument = self.instruments.get(str(model.meta.instrument.name or "").lower())
+        detector = model.meta.instrument.detector
+        frame = instrument.frame(detector) if instrument else None
+        if frame is None:
+            return
+        fits = ny <= frame[0] and nx <= frame[1] if instrument.subarrays else (ny, nx) == frame
+        if not fits:
+            what = "at most" if instrument.subarrays else "exactly"
+            raise InputDataError(f"{name}: SCI frame is {ny}x{nx} pixels, but {instrument.name} DETECTOR = "
+                                 f"'{detector}' reads {what} {frame[0]}x{frame[1]} (a cut array, or data of "
+                                 "another detector; regenerate the file)")
+
+    @property
+    def instruments(self) -> dict[str, Any]:
+        from .registry import get_registry
+
+        return get_registry().instruments
+
+    @property
+    def reftypes(self) -> dict[tuple[str, str], Any]:
+        from .registry import get_registry
+
+        return get_registry().reftypes
 
     def load_refs(self, product: Any) -> dict[str, LoadedRef]:
         """Resolve, hash-check and open every reference file before any step runs.
@@ -121,6 +166,7 @@ class Runner:
                             else f"a {type(model).__name__}, not a reference file")
                     raise RefDataError(f"{ref.path}: {what}, but it was given as '{reftype}' "
                                        f"(pass a {reftype} reference file)")
+                check_reference(ref.path, model, reftype, self.reftypes, self.instruments, ref.name, digest)
                 use = RefUse(reftype, ref.name or ref.path.name, digest, ref.overridden)
                 self._ref_cache[key] = LoadedRef(use, model)
             refs[reftype] = self._ref_cache[key]
@@ -204,6 +250,7 @@ class Runner:
             inputs.append(input_summary(path.name, sha256_file(path), product))
             members.append((path.stem, product))
         if self.pipeline.combines:
+            refuse_same_data(group.source, [i["name"] for i in inputs], [i["sha256"] for i in inputs])
             product, stem, name = ProductSet(members), group.name, str(group.source)
         elif len(members) == 1:
             product = members[0][1]
@@ -267,11 +314,62 @@ def output_stem(path: Path, previous_suffix: str | None = None) -> str:
 
 def _made_with_suffix(product: Any) -> str | None:
     """The output suffix of the pipeline that made ``product``, from its provenance."""
+    record = getattr(product.meta, "provenance", None)
+    return _suffix_of(getattr(record, "instance", record or {}))
+
+
+def _suffix_of(record: Any) -> str | None:
     import json
 
-    record = getattr(product.meta, "provenance", None)
-    definition = getattr(record, "instance", record or {}).get("pipeline", {}).get("definition")
-    return json.loads(definition).get("suffix") if definition else None
+    definition = (record or {}).get("pipeline", {}).get("definition") if isinstance(record, dict) else None
+    return json.loads(definition).get("suffix") if isinstance(definition, str) else None
+
+
+def _made_with_suffix_of_file(path: Path) -> str | None:
+    """As `_made_with_suffix`, from the file's ASDF tree alone (no arrays read): output names are
+    known, and checked for collisions, before any input is opened as a product."""
+    import io
+
+    from asdf.util import load_yaml
+    from astropy.io import fits
+
+    try:
+        with fits.open(path, memmap=False) as hdul:
+            raw = bytes(hdul["ASDF"].data["ASDF_METADATA"][0]) if "ASDF" in hdul else b""
+        tree = load_yaml(io.BytesIO(raw), tagged=False) if raw else {}
+        return _suffix_of(((tree or {}).get("meta") or {}).get("provenance"))
+    except Exception:  # unreadable here: the run itself reports it (exit 3), with the reason
+        return None
+
+
+def planned_outputs(pipeline: ResolvedPipeline, group: Group, output_dir: Path,
+                    save_intermediates: bool = False) -> list[Path]:
+    """The files a run of ``group`` writes: the product and each saved step's (a set's: their base)."""
+    if pipeline.combines:
+        stem = group.name
+    else:
+        path = group.members[0]
+        stem = output_stem(path, _made_with_suffix_of_file(path) if path.is_file() else None)
+    saved = [s.id for s in pipeline.steps if not s.skip and (s.save or save_intermediates)]
+    return [Path(output_dir) / f"{stem}_{suffix}.fits" for suffix in (pipeline.suffix, *saved)]
+
+
+def refuse_collisions(pipeline: ResolvedPipeline, groups: list[Group], output_dir: Path,
+                      save_intermediates: bool = False) -> None:
+    """Two runs that would write the same file, or a run that would overwrite another's input:
+    refused (exit 2) before anything runs, naming both inputs and the output."""
+    writer: dict[Path, Group] = {}
+    inputs = {m.resolve(): g for g in groups for m in g.members}
+    for group in groups:
+        for out in planned_outputs(pipeline, group, output_dir, save_intermediates):
+            key = out.resolve()
+            other = writer.setdefault(key, group)
+            if other is not group:
+                raise UsageError(f"inputs {other.source} and {group.source} would both be written as {out}; "
+                                 "nothing was run (rename one, or run them into different -o directories)")
+            if key in inputs and inputs[key] is not group:
+                raise UsageError(f"the output {out} of {group.source} would overwrite the input "
+                                 f"{inputs[key].source}; nothing was run (choose another -o directory)")
 
 
 @dataclass

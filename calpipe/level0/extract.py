@@ -81,6 +81,7 @@ def extract(files: list[Path], tag: str, out_dir: Path, allow_partial: bool = Fa
                                                         if p.kind == "housekeeping"])
     result.lines += [f"duplicate housekeeping packet (sequence count {d.seq_count}) at {d.file} byte "
                      f"{d.position}: dropped" for d in hk_duplicates]
+    _refuse_name_collisions({t: _planned_name(t, found[t]) for t in selected}, Path(out_dir))
     for exposure_tag in selected:
         lines: list[str] = []
         try:
@@ -275,11 +276,40 @@ def _record(tag: Tag, pattern: TagPattern, allow_partial: bool, header: Stream, 
 
 def _product_name(model: Any, tag: Tag) -> str:
     """The file name the product was sent with (FILENAME), if a plain one; else one made from the tag."""
-    sent = str(model.meta.filename or "")
+    return _name_for(model.meta.filename, model.meta.instrument.name, tag)
+
+
+def _name_for(sent: Any, instrument: Any, tag: Tag) -> str:
+    sent = str(sent or "")
     if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*\.fits", sent):
         return sent
-    instrument = "".join(c for c in str(model.meta.instrument.name or "raw").lower() if c.isalnum()) or "raw"
+    instrument = "".join(c for c in str(instrument or "raw").lower() if c.isalnum()) or "raw"
     return f"{instrument}_{tag.program}_{tag.visit}_{tag.exposure}_uncal.fits"
+
+
+def _planned_name(tag: Tag, packets: list[Packet]) -> str | None:
+    """The name an exposure will be written under, from its header packets alone (None if they
+    cannot be read: that exposure then fails on its own, with the reason)."""
+    header_packets = [p for p in packets if p.kind == "header"]
+    try:
+        header = reassemble(header_packets, f"exposure {tag}")
+        primary = split_headers(bytes(header.data))[0] if header.complete else None
+    except (InputDataError, ValueError, UnicodeDecodeError):
+        return None
+    return None if primary is None else _name_for(primary.get("FILENAME"), primary.get("INSTRUME"), tag)
+
+
+def _refuse_name_collisions(names: dict[Tag, str | None], out_dir: Path) -> None:
+    """Two exposures sent under one FILENAME would overwrite each other: refused before any is written."""
+    first: dict[str, Tag] = {}
+    for tag, name in names.items():
+        if name is None:
+            continue
+        other = first.setdefault(name, tag)
+        if other != tag:
+            raise UsageError(f"exposures {other} and {tag} would both be written as {out_dir / name} "
+                             "(the FILENAME they were sent with); nothing was written (extract them one "
+                             "at a time with --tag, into different -o directories)")
 
 
 def run(args) -> int:

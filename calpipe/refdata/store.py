@@ -151,10 +151,11 @@ class Store:
                 raise RefDataError(f"{path}: missing selection keyword {key} for "
                                    f"{entry['reftype']} (use '*' to match any value)")
             select[key] = str(header[key])
-        declared = open_product(path, error=RefDataError).meta.reftype  # readable as a product at all
-        if declared != entry["reftype"]:
-            raise RefDataError(f"{path}: REFTYPE {entry['reftype']} in the header but {declared} "
+        model = open_product(path, error=RefDataError)  # readable as a product at all
+        if model.meta.reftype != entry["reftype"]:
+            raise RefDataError(f"{path}: REFTYPE {entry['reftype']} in the header but {model.meta.reftype} "
                                "in the model")
+        _check_content(path, model, entry["reftype"], reftypes)
         entry.update(name=path.name, sha256=sha256_file(path), select=select)
         self._copy_in(path, entry["sha256"])
         return entry
@@ -185,11 +186,18 @@ class Store:
     # -- publishing ----------------------------------------------------------------
     def publish(self, rationale: str, author: str, reftypes: dict[tuple[str, str], Any]) -> Context:
         """Make the next local context: the latest one plus the staged files, after validating it all."""
+        from calpipe.core.io import open_product
+
         with self.lock():
             staged = self.staged()
             if not staged:
                 raise RefDataError(f"{self.root}: nothing staged to publish "
                                    "(`calpipe refdata add FILE...` first)")
+            for entry in staged:  # staged by an older calpipe, or the store was changed since
+                path = self.file_path(entry["sha256"])
+                if path.is_file():
+                    _check_content(path, open_product(path, error=RefDataError), entry["reftype"], reftypes,
+                                   entry["name"], entry["sha256"])
             numbers = self.context_numbers()
             context = self.publish_entries(staged, rationale, author, reftypes,
                                            number=max([FIRST_LOCAL - 1, *numbers]) + 1,
@@ -260,3 +268,12 @@ class Store:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
+
+
+def _check_content(path: Path, model: Any, reftype: str, reftypes: dict[tuple[str, str], Any],
+                   name: str | None = None, sha256: str | None = None) -> None:
+    """The file holds what its type declares (shape, dtype, units, values): REFTYPE alone is one edit."""
+    from calpipe.core.refcheck import check_reference
+    from calpipe.core.registry import get_registry
+
+    check_reference(path, model, reftype, reftypes, get_registry().instruments, name, sha256)

@@ -91,6 +91,7 @@ def stack(monkeypatch, members, tmp_path):
     """Run ``strun`` with the test steps registered on a pipeline combining with ``step``."""
     registry = Registry.load((Plugin(),))
     monkeypatch.setattr("calpipe.core.registry.get_registry", lambda: registry)
+    monkeypatch.setenv("CALPIPE_ALLOWED_DIRS", str(members[0][0].parent))  # members named from elsewhere
     mask = members[1]
 
     def run(inputs, step="stack_mean", *extra):
@@ -170,8 +171,9 @@ def test_json_association_and_relative_members(members, tmp_path):
     assert group.name == "OBS" and list(group.members) == paths and group.source == asn
 
 
-def test_an_ordinary_pipeline_runs_each_member_of_an_association(members, tmp_path):
+def test_an_ordinary_pipeline_runs_each_member_of_an_association(members, tmp_path, monkeypatch):
     paths, mask = members
+    monkeypatch.setenv("CALPIPE_ALLOWED_DIRS", str(paths[0].parent))  # members named from elsewhere
     asn = tmp_path / "obs.yaml"
     asn.write_text("name: OBS\nmembers:\n" + "".join(f"  - {p}\n" for p in paths))
     run("generic_image2", [asn], tmp_path / "out", overrides=Overrides(skip=["flat_field"]),

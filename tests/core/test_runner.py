@@ -151,15 +151,20 @@ def test_reference_of_the_wrong_shape(demo_session, tmp_path):
     path = write_atomic(small, tmp_path / "small_mask.fits")
     p = resolve("generic_image2", get_registry())
     runner = Runner(p, OverrideResolver({"mask": path, "flat": demo_session.flat}), registry=get_registry())
-    with pytest.raises(StepFailedError, match=r"reference shape \(64, 64\) does not match the data.s \(128, 128\)") as err:
+    # refused when opened, before any step: a demo mask covers the 128x128 detector
+    with pytest.raises(RefDataError, match=r"small_mask.fits \(sha256 [0-9a-f]{16}…\) does not hold a demo "
+                                           r"mask: DQ has shape 64x64, not 128x128") as err:
         runner.run_file(demo_session.image, tmp_path / "out")
     assert err.value.exit_code == 4
+    assert not (tmp_path / "out").exists()
 
 
 def test_wrong_level_and_wrong_instrument_are_bad_input(demo_session, tmp_path):
     runner = _runner(demo_session)
-    raw = open_product(demo_session.image)
-    raw.meta.data_level = 1
+    from calpipe.core.models.products import RawModel
+
+    raw = RawModel(data=np.zeros((2, 128, 128), np.uint16))  # DATAMODL and DATALVL agree: level 1
+    raw.meta.instrument.name = "DEMO"
     with pytest.raises(InputDataError, match="DATALVL = 1, but pipeline generic_image2 takes level 2"):
         runner.check_input(raw, "x.fits")
     pipe = tmp_path / "nir.yaml"

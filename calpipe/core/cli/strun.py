@@ -100,12 +100,14 @@ def _run(pipeline, args) -> int:
     refs = dict(split_assignment(r, "--ref") for r in args.ref)
     if args.dry_run:
         prep = api.prepare(pipeline, args.inputs, context=args.context, refs=refs, refdata=args.refdata,
-                           output_dir=args.output_dir, registry=get_registry())
+                           output_dir=args.output_dir, save_intermediates=args.save_intermediates,
+                           registry=get_registry())
         return _dry_run(prep.runner, prep.groups)
     options = dict(context=args.context, refs=refs, refdata=args.refdata, jobs=args.jobs,
                    save_intermediates=args.save_intermediates, registry=get_registry())
     api.check_refs(pipeline, refs)
-    groups = api.input_groups(pipeline, args.inputs)
+    api.check_output_dir(args.output_dir)
+    groups = api.input_groups(pipeline, args.inputs, args.output_dir, args.save_intermediates)
     if len(groups) == 1:  # one run: its error is the command's (with its traceback under --debug)
         for out in api.run(pipeline, groups, args.output_dir, **options, on_error="raise").outputs:
             if not args.quiet:
@@ -138,7 +140,9 @@ def _run_with_progress(pipeline, groups, args, options):
 
 
 def _dry_run(runner, groups) -> int:
+    from ..association import refuse_same_data
     from ..io import open_product
+    from ..provenance import sha256_file
 
     p = runner.pipeline
     print(f"{p.name} {p.version}: {len(p.steps)} steps, definition sha256 {p.sha256()[:16]}")
@@ -146,6 +150,9 @@ def _dry_run(runner, groups) -> int:
         products = [open_product(path, runner.models) for path in group.members]
         for path, product in zip(group.members, products, strict=True):
             runner.check_input(product, path.name)
+        if p.combines:
+            refuse_same_data(group.source, [m.name for m in group.members],
+                             [sha256_file(m) for m in group.members])
         refs = runner.load_refs(products[0])
         what = f"{len(products)} members" if p.combines else "ok"
         print(f"{group.source}: {what}; references: " + (", ".join(

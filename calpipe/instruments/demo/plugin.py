@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from calpipe.core.hookspecs import Instrument, RefSet, RefType, hookimpl
+from calpipe.core.hookspecs import Instrument, RefContent, RefSet, RefType, hookimpl
 
 
 @hookimpl
 def calpipe_instruments():
-    return [Instrument("demo", "none", "synthetic 128x128 imager for the quickstart and tests")]
+    return [Instrument("demo", "none", "synthetic 128x128 imager for the quickstart and tests",
+                       frames={"*": (128, 128)})]
 
 
 @hookimpl
 def calpipe_reftypes():
-    return [RefType("demo", "mask", ("DETECTOR",), "bad-pixel mask"),
-            RefType("demo", "flat", ("DETECTOR",), "pixel-response flat field")]
+    return [RefType("demo", "mask", ("DETECTOR",), "bad-pixel mask",
+                    RefContent(array="dq", absent=("data",))),
+            RefType("demo", "flat", ("DETECTOR",), "pixel-response flat field",
+                    RefContent(median=(0.1, 10), bounds=(0, 100)))]  # tests try flats of 2, ...
 
 
 @hookimpl

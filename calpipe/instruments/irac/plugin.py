@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from calpipe.core.hookspecs import Instrument, RefSet, RefType, hookimpl, shipped_pipelines
+from calpipe.core.hookspecs import Instrument, RefContent, RefSet, RefType, hookimpl, shipped_pipelines
 
 # reftype -> (selection keywords, description); FRAMTIME is matched as text, e.g. "12.0"
 REFTYPES: dict[str, tuple[tuple[str, ...], str]] = {
@@ -17,10 +17,22 @@ REFTYPES: dict[str, tuple[tuple[str, ...], str]] = {
     "fluxconv": (("DETECTOR",), "flux conversion: PHOTMJSR = FLUXCONV [MJy/sr per DN/s] and PIXAR_SR"),
 }
 
+# What each type's files hold (checked at refdata add/publish and before use), for every channel and
+# frame time (darks reach ~100 DN per frame at 100 s on ch4); too narrow for a swap of types.
+CONTENT = {
+    "mask": RefContent(array="dq", absent=("data",)),
+    "dark": RefContent(units=("DN",), median=(-50, 1e3), bounds=(-1e4, 1e6)),
+    "firstframe": RefContent(planes=(2,), units=("DN",), median=(-100, 100), bounds=(-1e4, 1e4)),
+    "linearity": RefContent(planes=(1,), bounds=(-1e-3, 1e-3)),
+    "flat": RefContent(median=(0.5, 1.5), bounds=(0, 10)),
+    "fluxconv": RefContent(frame=(1, 1), bounds=(1e-12, 1e12)),
+}
+
 
 @hookimpl
 def calpipe_instruments():
-    return [Instrument("irac", "Spitzer", "IRAC 3.6/4.5/5.8/8.0 um, 256x256 Fowler-sampled frames")]
+    return [Instrument("irac", "Spitzer", "IRAC 3.6/4.5/5.8/8.0 um, 256x256 Fowler-sampled frames",
+                       frames={"*": (256, 256)})]
 
 
 @hookimpl
@@ -44,7 +56,8 @@ def calpipe_pipelines():
 
 @hookimpl
 def calpipe_reftypes():
-    return [RefType("irac", name, selectors, text) for name, (selectors, text) in REFTYPES.items()]
+    return [RefType("irac", name, selectors, text, CONTENT[name])
+            for name, (selectors, text) in REFTYPES.items()]
 
 
 @hookimpl

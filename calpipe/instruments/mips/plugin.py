@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from calpipe.core.hookspecs import Instrument, RefSet, RefType, hookimpl, shipped_pipelines
+from calpipe.core.hookspecs import Instrument, RefContent, RefSet, RefType, hookimpl, shipped_pipelines
 
 # reftype -> (selection keywords, description); every MIPS type is chosen by DETECTOR (MIPS24/70/160)
 REFTYPES: dict[str, tuple[tuple[str, ...], str]] = {
@@ -21,10 +21,27 @@ REFTYPES: dict[str, tuple[tuple[str, ...], str]] = {
     "photom": (("DETECTOR",), "flux conversion PHOTMJSR (24 um: MJy/sr per DN/s; Ge: per MIU), PIXAR_SR"),
 }
 
+# What each type's files hold (checked at refdata add/publish and before use), for 24 um and the Ge
+# arrays alike (the 24 um flat is a cube, one plane per scan-mirror position).
+CONTENT = {
+    "mask": RefContent(array="dq", absent=("data",)),
+    "saturation": RefContent(units=("DN",), median=(1e3, 1e6), bounds=(0, 1e7)),
+    "linearity": RefContent(planes=(None,), bounds=(-10, 10)),
+    "droop": RefContent(median=(0, 0.9), bounds=(0, 1)),
+    "dark": RefContent(units=("DN/s",), median=(-10, 100), bounds=(-1e4, 1e5)),
+    "flat": RefContent(planes=(None,), median=(0.5, 1.5), bounds=(0, 10)),
+    "superbias": RefContent(units=("DN",), median=(100, 65535), bounds=(-1e5, 1e5)),
+    "gain": RefContent(units=("electron/DN", "e-/DN"), median=(0.1, 100), bounds=(0, 1e3)),
+    "readnoise": RefContent(units=("DN",), median=(0.1, 1e3), bounds=(0, 1e5)),
+    "illumination": RefContent(median=(1e-3, 1e3), bounds=(0, 1e6)),
+    "photom": RefContent(frame=(1, 1), bounds=(1e-12, 1e12)),
+}
+
 
 @hookimpl
 def calpipe_instruments():
-    return [Instrument("mips", "Spitzer", "MIPS 24 um Si:As (128x128 slopes), 70 and 160 um Ge:Ga ramps")]
+    return [Instrument("mips", "Spitzer", "MIPS 24 um Si:As (128x128 slopes), 70 and 160 um Ge:Ga ramps",
+                       frames={"MIPS24": (128, 128), "MIPS70": (32, 32), "MIPS160": (2, 20)})]
 
 
 @hookimpl
@@ -48,7 +65,8 @@ def calpipe_pipelines():
 
 @hookimpl
 def calpipe_reftypes():
-    return [RefType("mips", name, selectors, text) for name, (selectors, text) in REFTYPES.items()]
+    return [RefType("mips", name, selectors, text, CONTENT[name])
+            for name, (selectors, text) in REFTYPES.items()]
 
 
 @hookimpl

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from calpipe.core.hookspecs import Instrument, ReferencePixels, RefSet, RefType, hookimpl, shipped_pipelines
+from calpipe.core.hookspecs import (
+    Instrument,
+    RefContent,
+    ReferencePixels,
+    RefSet,
+    RefType,
+    hookimpl,
+    shipped_pipelines,
+)
 
 REFTYPES = {
     "mask": "bad-pixel mask (DQ)",
@@ -16,13 +24,28 @@ REFTYPES = {
     "photom": "flux conversion: PHOTMJSR [MJy/sr per DN/s] and PIXAR_SR",
 }
 
+# What each type's files hold (checked at refdata add/publish and before use): DN-scale maps, a flat
+# near 1, a dark rate near 0 DN/s; ranges wide enough for any HgCdTe detector, too narrow for a swap.
+CONTENT = {
+    "mask": RefContent(array="dq", absent=("data",)),
+    "saturation": RefContent(units=("DN",), median=(1e3, 1e6), bounds=(0, 1e7)),
+    "superbias": RefContent(units=("DN",), median=(100, 65535), bounds=(-1e5, 1e5)),
+    "linearity": RefContent(planes=(None,), bounds=(-10, 10)),
+    "dark": RefContent(units=("DN/s",), median=(-0.5, 0.5), bounds=(-1e4, 1e5)),
+    "gain": RefContent(units=("electron/DN", "e-/DN"), median=(0.1, 100), bounds=(0, 1e3)),
+    "readnoise": RefContent(units=("DN",), median=(0.1, 1e3), bounds=(0, 1e5)),
+    "flat": RefContent(median=(0.5, 1.5), bounds=(0, 10)),
+    "photom": RefContent(frame=(1, 1), bounds=(1e-12, 1e12)),
+}
+
 
 @hookimpl
 def calpipe_instruments():
     from .geometry import AMP_WIDTH, FULL, NREF
 
     return [Instrument("nir", "JWST-like", "HgCdTe 2048x2048 near-infrared detectors, MULTIACCUM ramps",
-                       ReferencePixels(frame=(FULL, FULL), border=NREF, amp_width=AMP_WIDTH))]
+                       ReferencePixels(frame=(FULL, FULL), border=NREF, amp_width=AMP_WIDTH),
+                       frames={"*": (FULL, FULL)}, subarrays=True)]
 
 
 @hookimpl
@@ -32,7 +55,7 @@ def calpipe_pipelines():
 
 @hookimpl
 def calpipe_reftypes():
-    return [RefType("nir", name, ("DETECTOR",), text) for name, text in REFTYPES.items()]
+    return [RefType("nir", name, ("DETECTOR",), text, CONTENT[name]) for name, text in REFTYPES.items()]
 
 
 @hookimpl
