@@ -35,7 +35,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -65,8 +65,7 @@ SCIENCE = (3, 4)  # exit codes of bad input data and reference-data errors: neve
 
 
 # -- plan --------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Planned:
+class Planned(NamedTuple):  # a tuple: a plan of a million products must stay cheap to build
     product_id: int
     obs_id: str
     source_id: int
@@ -168,10 +167,10 @@ def _plan_release(archive: Archive, target: str, force: bool, filters: list, key
                  .join(source, source.sha256 == Product.input_sha256)
                  .where(*filters, Product.pipeline == name, Product.pipeline_version == old_version)
                  .order_by(Product.id))
+        fixed = None if new.refdata is None else f"{new.refdata:04d}"
         with archive.db.read() as session:
-            for pid, obs, src, ctx in session.execute(query):
-                context = ctx if new.refdata is None else f"{new.refdata:04d}"
-                out.items.append(Planned(pid, obs, src, name, version, context, why))
+            rows = session.connection().execute(query).all()  # Core rows: no ORM loading per row
+        out.items += [Planned(pid, obs, src, name, version, fixed or ctx, why) for pid, obs, src, ctx in rows]
     return out
 
 
@@ -195,7 +194,7 @@ def _plan_context(archive: Archive, number: int, filters: list, key: str) -> Pla
              .join(source, source.sha256 == Product.input_sha256)
              .where(*filters, Product.context != wanted, Product.context != ""))
     with archive.db.read() as session:
-        rows = session.execute(query).all()
+        rows = session.connection().execute(query).all()
     by_context: dict[str, list] = {}
     for row in rows:
         by_context.setdefault(row[5], []).append(row)
