@@ -337,19 +337,21 @@ _S = __import__("datetime").timedelta(seconds=1)
 
 def test_the_ledger_migration_upgrades_from_the_previous_revision_and_back(tmp_path):
     from alembic import command
+    from alembic.script import ScriptDirectory
     from sqlalchemy import inspect
 
     from calpipe.archive.db import Database, database_url
 
     db = Database(database_url(tmp_path, None))
     config = db._alembic()
+    previous = ScriptDirectory.from_config(config).get_revision("0003_bulk").down_revision
     with db.engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.upgrade(config, "0002")
+        command.upgrade(config, previous)
     assert "job" not in inspect(db.engine).get_table_names()
     db.upgrade()
     assert {"job", "bulk_campaign"} <= set(inspect(db.engine).get_table_names())
     with db.engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.downgrade(config, "0002")
+        command.downgrade(config, previous)
     assert "job" not in inspect(db.engine).get_table_names()
