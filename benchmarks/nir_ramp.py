@@ -3,7 +3,8 @@
 Makes 1 x 10 x 2048 x 2048 float32 ramps (MEDIUM8 timing, read noise and a faint
 dark signal, a few hundred injected jumps), then times ``detect_jumps`` and
 ``fit_ramps`` alone (no framework, no file I/O): one warm-up call, then the median,
-min and max of N calls. Numba's compile time is measured apart, on a tiny ramp, with
+min and max of N calls; then ramp_fit 1.1.0 (smoothed variance rate) and 1.0.0 interleaved.
+Numba's compile time is measured apart, on a tiny ramp, with
 an empty cache directory; a child process then times the first call again with that
 cache filled (the cost a fresh ``strun`` pays). Peak RSS comes from
 ``resource.getrusage``. Prints figures beside their targets; asserts nothing.
@@ -109,6 +110,15 @@ def main(argv: list[str] | None = None) -> int:
     t_fit, fit = timed(lambda: fit_ramps(data, gdq_out, None, gain, readnoise, tgroup, NFRAMES, GROUPGAP),
                        args.runs)
     rss_fit = peak_rss_mb()
+    # ramp_fit 1.1.0 (Poisson variance at the local median rate) against 1.0.0, calls interleaved
+    versions = {"ramp_fit 1.0.0": {}, "ramp_fit 1.1.0": {"rate_window": 5, "quantum": 1.0}}
+    t_versions: dict[str, list[float]] = {label: [] for label in versions}
+    for _ in range(args.runs):
+        for label, options in versions.items():
+            start = time.perf_counter()
+            fit_ramps(data, gdq_out, None, gain, readnoise, tgroup, NFRAMES, GROUPGAP, **options)
+            t_versions[label].append(time.perf_counter() - start)
+    rss_fit_new = peak_rss_mb()
 
     shape = "x".join(map(str, data.shape))
     print(f"nir_ramp: detect_jumps and fit_ramps on {shape} float32 (MEDIUM8, {njumps} injected jumps), "
@@ -117,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'step':<16}  {'median':>8}  {'min':>8}  {'max':>8}")
     for label, times in (("jump", t_jump), ("ramp_fit", t_fit)):
         print(f"{label:<16}  {statistics.median(times):>7.3f}s  {min(times):>7.3f}s  {max(times):>7.3f}s")
+    new, old = (statistics.median(t_versions[f"ramp_fit 1.{k}.0"]) for k in (1, 0))
+    print(f"{'ramp_fit 1.1.0':<16}  {new:>7.3f}s  (1.0.0 interleaved {old:.3f}s: ratio {new / old:.2f}; "
+          f"peak RSS {rss_fit_new:.0f} MB)")
     total = statistics.median(t_jump) + statistics.median(t_fit)
     print(f"{'jump + ramp_fit':<16}  {total:>7.3f}s  target {TARGET_S:.1f}s  "
           f"{'ok' if total <= TARGET_S else 'MISS'}")

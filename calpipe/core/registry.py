@@ -97,13 +97,14 @@ class Registry:
         return sorted(self._steps.get(name, {}), key=parse_version)
 
     def step(self, name: str, version: str | None = None) -> type[Step]:
-        """The step class by registry name; the newest version unless one is pinned."""
+        """The step class by registry name; unless one is pinned, the newest version not opt-in."""
         versions = self._steps.get(name)
         if not versions:
             hint = did_you_mean(name, self._steps) or "see `calpipe list` for registered steps"
             raise LookupError(f"unknown step '{name}' ({hint})")
         if version is None:
-            version = self.step_versions(name)[-1]
+            default = [v for v in self.step_versions(name) if not versions[v][0].opt_in]
+            version = (default or self.step_versions(name))[-1]
         if version not in versions:
             raise LookupError(
                 f"step '{name}' has no version {version} (registered: "

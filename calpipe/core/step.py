@@ -36,6 +36,9 @@ class Step:
     A step with ``combines = True`` receives every member of a multi-input run as
     a `ProductSet` and returns one product (or a set of them, e.g. one per band);
     any other step given a set is applied to each member in turn.
+    A version with ``opt_in = True`` is used only where a pipeline pins it: released
+    pipelines that name the step without a version keep resolving to the newest
+    version that is not opt-in, so their output never changes (new releases pin).
     """
 
     name: ClassVar[str]
@@ -44,6 +47,7 @@ class Step:
     reftypes: ClassVar[tuple[str, ...]] = ()
     Params: ClassVar[type[Params]] = Params
     combines: ClassVar[bool] = False
+    opt_in: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

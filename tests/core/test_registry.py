@@ -51,6 +51,33 @@ def test_versions_coexist_and_newest_is_numeric_not_lexical():
     assert reg.step("demo_step", "1.0.0") is Old
 
 
+class OptIn(Step):
+    """Better behaviour that changes released outputs."""
+
+    name = "demo_step"
+    version = "1.11.0"
+    opt_in = True
+
+
+def test_an_opt_in_version_is_used_only_where_pinned():
+    reg = Registry.load((_plugin(Old, New, OptIn, label="a"),), entry_points=False)
+    assert reg.step_versions("demo_step") == ["1.0.0", "1.10.0", "1.11.0"]
+    assert reg.step("demo_step") is New  # unpinned: released pipelines keep their step
+    assert reg.step("demo_step", "1.11.0") is OptIn
+    only = Registry.load((_plugin(OptIn, label="b"),), entry_points=False)
+    assert only.step("demo_step") is OptIn  # nothing else to fall back on
+
+
+def test_released_nir_detector1_keeps_ramp_fit_1_0_0():
+    from calpipe.core.pipeline import resolve
+    from calpipe.core.registry import get_registry
+
+    steps = {s.id: s.step.version for s in resolve("nir_detector1@1.0.0", get_registry()).steps}
+    assert steps["ramp_fit"] == "1.0.0"
+    steps = {s.id: s.step.version for s in resolve("nir_detector1@1.1.0", get_registry()).steps}
+    assert steps["ramp_fit"] == "1.1.0"
+
+
 def test_lookup_errors_suggest():
     reg = Registry.load((_plugin(Old, label="a"),), entry_points=False)
     with pytest.raises(LookupError, match="did you mean 'demo_step'"):

@@ -281,3 +281,39 @@ def test_step_parameters_and_errors():
     small = dict(refs, readnoise=reference("readnoise", 5.0, shape=(16, 16), filename="small_rn.fits"))
     with pytest.raises(RefDataError, match=r"small_rn.fits: subarray 9x9 .* \(use a readnoise reference"):
         JumpStep().process(ramp_product(data), small, JumpStep.Params())
+
+
+# -- version 1.1.0: the rounding of digitised groups -------------------------------------------
+
+
+def read_noise_groups(npix, seed, ngroups=10, nframes=8):
+    """Groups of pure read noise (MEDIUM8-like averaging), float and rounded to integers as uint16 raw."""
+    rng = np.random.default_rng(seed)
+    data = 1000.0 + rng.normal(0.0, RN / np.sqrt(nframes), (1, ngroups, 1, npix))
+    return data.astype(np.float32), np.rint(data).astype(np.float32)
+
+
+def false_rate(data, **options):
+    ones = np.ones(data.shape[-2:], np.float32)
+    gdq = detect_jumps(data, np.zeros(data.shape, np.uint8), GAIN * ones, RN * ones, 8, groupgap=2,
+                       flag_neighbors=False, **options)
+    return np.count_nonzero(gdq & JUMP) / data.shape[-1]
+
+
+@pytest.mark.parametrize("seed", [41, 42, 43])
+def test_quantum_restores_the_false_rate_of_unrounded_groups(seed):
+    # 10^6 pixels: ~530 false jumps at 4 sigma (Poisson spread ~23); rounding the groups adds 1/12 DN^2
+    # (2.7 % of a group's variance) and ~25 % more false jumps unless the threshold counts it
+    exact, rounded = read_noise_groups(1_000_000, seed)
+    reference = false_rate(exact)
+    spread = 3 * np.sqrt(2 * reference * 1_000_000) / 1_000_000
+    assert abs(false_rate(rounded, quantum=1.0) - reference) < spread
+    assert false_rate(rounded) - reference > spread
+
+
+def test_step_1_1_0_passes_quantum():
+    from calpipe.steps.jump.step import JumpStepV1_1
+
+    assert JumpStepV1_1.opt_in and JumpStepV1_1.Params().quantum == 1.0
+    with pytest.raises(ValueError, match="quantum must be >= 0"):
+        false_rate(np.zeros((1, 5, 1, 4), np.float32), quantum=-1.0)

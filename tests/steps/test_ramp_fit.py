@@ -354,3 +354,102 @@ def test_step_errors_name_the_file_and_the_fix():
     empty.meta.reftype, empty.meta.filename = "readnoise", "empty_rn.fits"
     with pytest.raises(RefDataError, match=r"empty_rn\.fits: readnoise reference needs a 2-D SCI array"):
         RampFitStep().process(ramp_product(data), dict(refs, readnoise=empty), RampFitStep.Params())
+
+
+# -- version 1.1.0: Poisson variance at the local median rate -----------------------------------
+
+# (rate DN/s, what dominates): zero charge (the floor at 0 matters most), read-noise-dominated
+# faint sky, the crossover, and Poisson-dominated bright sky.
+SMOOTHED_RATES = (0.0, 0.002, 0.05, 30.0)
+
+
+def smoothed_pulls(rate, seed, side=200, **options):
+    nframes, groupgap = PATTERNS["MEDIUM8"]
+    data = simulate(rate, side * side, 10, nframes, groupgap, seed=seed).reshape(1, 10, side, side)
+    shape = data.shape[-2:]
+    out = fit_ramps(data, np.zeros(data.shape, np.uint8), None, np.full(shape, GAIN, np.float32),
+                    np.full(shape, RN, np.float32), (nframes + groupgap) * TFRAME, nframes, groupgap,
+                    **options)
+    return out, (out.slope.astype(np.float64) - rate) / out.err
+
+
+@pytest.mark.parametrize("seed", [21, 22, 23])
+@pytest.mark.parametrize("rate", SMOOTHED_RATES)
+def test_smoothed_rate_pull_std_is_one(rate, seed):
+    # 40,000 pixels: the pull std itself scatters by 1/sqrt(2 N) = 0.0035 over seeds
+    _, pull = smoothed_pulls(rate, seed, rate_window=5)
+    assert abs(pull.std() - 1) < 0.03
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(30, 40))
+@pytest.mark.parametrize("rate", SMOOTHED_RATES)
+def test_smoothed_rate_pull_std_is_one_on_ten_seeds(rate, seed):
+    _, pull = smoothed_pulls(rate, seed, rate_window=5)
+    assert abs(pull.std() - 1) < 0.03
+
+
+def test_own_rate_variance_has_pulls_below_one_at_zero_charge():
+    # the defect 1.1.0 removes: the pixel's own noisy rate, floored at 0, inflates ERR
+    _, pull = smoothed_pulls(0.0, 24, rate_window=1)
+    assert pull.std() < 0.93
+
+
+def test_smoothed_rate_keeps_one_segment_slopes_and_read_noise():
+    own, _ = smoothed_pulls(0.05, 25, side=64, rate_window=1)
+    smooth, _ = smoothed_pulls(0.05, 25, side=64, rate_window=5)
+    np.testing.assert_array_equal(smooth.slope, own.slope)
+    np.testing.assert_allclose(smooth.var_rnoise, own.var_rnoise, rtol=1e-6)
+    assert not np.array_equal(smooth.var_poisson, own.var_poisson)
+
+
+def test_a_source_keeps_its_own_rate_for_the_poisson_variance():
+    # a bright pixel in a faint field differs from its neighbours' median by far more than 3 sigma
+    nframes, groupgap = PATTERNS["MEDIUM8"]
+    rates = np.full((9, 9), 0.05)
+    rates[4, 4] = 30.0
+    data = noiseless(rates.ravel(), 10, nframes, groupgap).reshape(1, 10, 9, 9)
+    out = fit(data, nframes=nframes, groupgap=groupgap)
+    smooth = fit_ramps(data, np.zeros(data.shape, np.uint8), None, np.full((9, 9), GAIN, np.float32),
+                       np.full((9, 9), RN, np.float32), (nframes + groupgap) * TFRAME, nframes, groupgap,
+                       rate_window=5)
+    assert smooth.var_poisson[4, 4] == pytest.approx(out.var_poisson[4, 4], rel=1e-6)
+    # its neighbours take the faint median, not a share of the source
+    assert smooth.var_poisson[4, 3] == pytest.approx(out.var_poisson[0, 0], rel=1e-6)
+
+
+def test_multi_segment_pixels_are_recombined_with_the_smoothed_rate():
+    nframes, groupgap = PATTERNS["MEDIUM8"]
+    rate = 2.0
+    data = noiseless(np.full(25, rate), 10, nframes, groupgap).reshape(1, 10, 5, 5)
+    data[0, 6:, 2, 2] += 3000.0
+    gdq = np.zeros(data.shape, np.uint8)
+    gdq[0, 6, 2, 2] = DQ.JUMP_DET
+    shape = (5, 5)
+    out = fit_ramps(data, gdq, None, np.full(shape, GAIN, np.float32), np.full(shape, RN, np.float32),
+                    (nframes + groupgap) * TFRAME, nframes, groupgap, rate_window=3)
+    assert out.slope[2, 2] == pytest.approx(rate, rel=1e-6)
+    assert out.dq[2, 2] == DQ.JUMP_DET
+    assert out.err[2, 2] > out.err[2, 1]  # two segments know less than one
+
+
+@pytest.mark.parametrize("window, clip", [(4, 3.0), (0, 3.0), (5, 0.0)])
+def test_bad_smoothing_options_are_refused(window, clip):
+    data = np.zeros((1, 4, 2, 2), np.float32)
+    with pytest.raises(ValueError, match="rate_window must be odd and positive"):
+        fit_ramps(data, np.zeros(data.shape, np.uint8), None, np.ones((2, 2)), np.ones((2, 2)), 10.0, 1,
+                  rate_window=window, rate_clip=clip)
+
+
+def test_step_1_1_0_passes_its_window_and_refuses_an_even_one():
+    from pydantic import ValidationError
+
+    from calpipe.steps.ramp_fit.step import RampFitStepV1_1
+
+    assert RampFitStepV1_1.opt_in and not RampFitStep.opt_in
+    with pytest.raises(ValidationError, match="must be odd"):
+        RampFitStepV1_1.Params(rate_window=4)
+    data = noiseless(np.full(32 * 24, 0.2), 6, 8, 2, tframe=1.0).reshape(1, 6, 24, 32)
+    refs = {"gain": reference("gain", 2.0), "readnoise": reference("readnoise", 5.0)}
+    image = RampFitStepV1_1().process(ramp_product(data), refs, RampFitStepV1_1.Params())
+    np.testing.assert_allclose(image.data, 0.2, rtol=1e-6)

@@ -26,7 +26,10 @@ The maths, per pixel and integration (all in electrons, e = DN × gain):
   group means: the m frames of two consecutive groups are (m+g) frames apart and
   their intervals overlap, which lowers the variance below the mean count |μ| by
   that factor (1 for RAPID, 0.74 for MEDIUM8). The second is the read noise of
-  two group means, R_e = single-frame read noise × gain.
+  two group means, R_e = single-frame read noise × gain. Version 1.1.0 adds
+  2 (q g)² / 12 for groups digitised in steps of q DN (uint16 raw: q = 1): the
+  rounding is ~3 % of a MEDIUM8 difference's read-noise variance, and leaving it
+  out raised the false-jump rate at 4σ by ~25 %.
 * ``ratio_k = |d_k − μ| / σ``; the largest is a jump if it exceeds the threshold
   for the number n of usable differences left (``rejection_threshold`` for
   n ≥ 4, ``four_group_threshold`` for n = 3, ``three_group_threshold`` for
@@ -73,14 +76,16 @@ def detect_jumps(data: np.ndarray, groupdq: np.ndarray, gain: np.ndarray, readno
                  nframes: int, rejection_threshold: float = 4.0, three_group_threshold: float = 6.0,
                  four_group_threshold: float = 5.0, flag_neighbors: bool = True,
                  min_jump_for_neighbors: float = 10.0, max_jump_for_neighbors: float = 200.0,
-                 groupgap: int | None = None) -> np.ndarray:
+                 groupgap: int | None = None, quantum: float = 0.0) -> np.ndarray:
     """Flag jumps; return a new uint8 group DQ with JUMP_DET on the first group after each jump.
 
     ``data`` (nints, ngroups, ny, nx) in DN, ``gain`` (ny, nx) in e⁻/DN, ``readnoise``
     (ny, nx) the read noise of one frame in DN, ``nframes``/``groupgap`` the read
     pattern (``groupgap`` refines the Poisson term; None leaves it at the plain
     count, which is conservative for averaged groups). Thresholds are in σ of a
-    group difference. The input arrays are not modified.
+    group difference. ``quantum`` (DN) is the step of digitised groups: each
+    difference's variance gains 2 quantum²/12 (the rounding of its two groups).
+    The input arrays are not modified.
     """
     if data.ndim != 4:
         raise ValueError(f"ramp data must be 4-D (nints, ngroups, ny, nx), got shape {data.shape}")
@@ -91,6 +96,8 @@ def detect_jumps(data: np.ndarray, groupdq: np.ndarray, gain: np.ndarray, readno
             raise ValueError(f"{name} shape {arr.shape} does not match the data's {data.shape[-2:]}")
     if int(nframes) < 1 or (groupgap is not None and int(groupgap) < 0):
         raise ValueError(f"bad read pattern: nframes={nframes}, groupgap={groupgap}")
+    if not quantum >= 0:
+        raise ValueError(f"quantum must be >= 0, got {quantum}")
     for name, value in (("rejection_threshold", rejection_threshold),
                         ("three_group_threshold", three_group_threshold),
                         ("four_group_threshold", four_group_threshold)):
@@ -110,7 +117,7 @@ def detect_jumps(data: np.ndarray, groupdq: np.ndarray, gain: np.ndarray, readno
                 float(nframes), poisson_factor(nframes, groupgap),
                 float(rejection_threshold), float(four_group_threshold), float(three_group_threshold),
                 bool(flag_neighbors), float(min_jump_for_neighbors), float(max_jump_for_neighbors),
-                big, row_big)
+                big, row_big, 2.0 * float(quantum) ** 2 / 12.0)
     if flag_neighbors and row_big.any():
         _flag_neighbors(out, big, row_big)
     return out
@@ -145,7 +152,7 @@ def _center(diffs, ok, n):
 
 @njit(cache=True, parallel=True, nogil=True)
 def _find_jumps(data, out, gain, readnoise, nframes, pfactor, thr_normal, thr_four, thr_three,
-                flag_neighbors, min_nb, max_nb, big, row_big):
+                flag_neighbors, min_nb, max_nb, big, row_big, qvar2):
     """Iterative two-point-difference search; ORs JUMP_DET into ``out`` in place."""
     nints, ngroups, ny, nx = data.shape
     ndiff = ngroups - 1
@@ -159,7 +166,7 @@ def _find_jumps(data, out, gain, readnoise, nframes, pfactor, thr_normal, thr_fo
             rn = readnoise[y, x]
             if not (g > 0.0 and np.isfinite(g) and rn >= 0.0 and np.isfinite(rn)):
                 continue
-            rn_term = 2.0 * (rn * g) ** 2 / nframes
+            rn_term = 2.0 * (rn * g) ** 2 / nframes + qvar2 * g * g
             n = 0
             prev = data[i, 0, y, x]
             prev_ok = (out[i, 0, y, x] & EXCLUDED) == 0 and np.isfinite(prev)

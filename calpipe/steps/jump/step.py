@@ -47,8 +47,25 @@ class JumpStep(Step):
             flag_neighbors=params.flag_4_neighbors,
             min_jump_for_neighbors=params.min_jump_to_flag_neighbors,
             max_jump_for_neighbors=params.max_jump_to_flag_neighbors,
-            groupgap=product.meta.exposure.groupgap)
+            groupgap=product.meta.exposure.groupgap, **self._options(params))
         return product
+
+    def _options(self, params) -> dict:
+        return {}
+
+
+class JumpStepV1_1(JumpStep):
+    """Flag cosmic-ray jumps by clipped two-point differences, with the rounding of digitised groups in σ."""
+
+    version = "1.1.0"
+    opt_in = True  # released pipelines that name jump unpinned keep 1.0.0
+
+    class Params(JumpStep.Params):
+        quantum: float = Field(1.0, ge=0, description="step (DN) of the digitised raw groups: adds "
+                               "2 quantum**2/12 to a difference's variance (0 for float ramps)")
+
+    def _options(self, params) -> dict:
+        return {"quantum": params.quantum}
 
 
 def reference_array(ref, product):
