@@ -14,12 +14,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import multiprocessing
 import os
 import signal
 import socket
 import time
+from concurrent import futures
 
 from .bulk import (
     PAUSED,
@@ -109,13 +111,13 @@ def run_dask(archive: Archive, campaign_id: int, scheduler: str | None = None, w
             jobs = pending_jobs(archive, campaign_id)
             if not jobs or _state(archive, campaign_id) != "running":
                 break
-            futures = [client.submit(run_job, *args, job_id, key=f"calpipe-job-{job_id}-{time.time_ns()}",
+            submitted = [client.submit(run_job, *args, job_id, key=f"calpipe-job-{job_id}-{time.time_ns()}",
                                      pure=False, retries=0) for job_id in jobs]
-            for future in as_completed(futures):
+            for future in as_completed(submitted):
                 try:
                     future.result()
-                except (OSError, TimeoutError) as exc:
-                    raise ConnectionError(str(exc)) from exc
+                except (OSError, TimeoutError, asyncio.CancelledError, futures.CancelledError) as exc:
+                    raise ConnectionError(str(exc) or "lost the connection to the scheduler") from exc
                 except Exception as exc:  # a worker died under the task: the ledger re-queues it
                     if client.status not in ("running", "connecting"):
                         raise ConnectionError(f"client {client.status}") from exc
