@@ -355,3 +355,55 @@ def test_the_ledger_migration_upgrades_from_the_previous_revision_and_back(tmp_p
         config.attributes["connection"] = conn
         command.downgrade(config, previous)
     assert "job" not in inspect(db.engine).get_table_names()
+
+
+def test_a_dask_scheduler_that_goes_away_pauses_the_campaign_and_resume_finishes_it(tmp_path, irac_raws):
+    pytest.importorskip("distributed")
+    import socket
+    import threading
+
+    from calpipe.archive.executors import run_dask
+
+    dask = str(Path(sys.executable).parent / "dask")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+
+    def cluster():
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        address = f"tcp://127.0.0.1:{port}"
+        scheduler = subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                      "--no-dashboard"], env=env, stderr=subprocess.DEVNULL)
+        worker = subprocess.Popen([dask, "worker", address, "--nworkers", "1", "--nthreads", "1",
+                                   "--no-dashboard"], env=env, stderr=subprocess.DEVNULL)
+        return address, scheduler, worker
+
+    archive = irac_archive(tmp_path / "a", None, irac_raws)
+    campaign, _ = bulk.open_campaign(archive, bulk.plan(archive, pipeline="irac_bcd@1.1.0"))
+    address, scheduler, worker = cluster()
+    result = {}
+    thread = threading.Thread(target=lambda: result.update(state=run_dask(archive, campaign.id, address,
+                                                                          say=lambda _: None)))
+    thread.start()
+    while bulk.status(archive, campaign.id)[0]["counts"]["done"] < 1:
+        time.sleep(0.2)
+    scheduler.kill()
+    thread.join(timeout=120)
+    assert not thread.is_alive()
+    worker.kill()
+    worker.wait()
+    scheduler.wait()
+    [state] = bulk.status(archive, campaign.id)
+    assert (result["state"], state["state"]) == ("paused", "paused")
+    assert "went away" in state["message"] and "resume" in state["message"]
+    assert state["counts"]["done"] < len(irac_raws)
+    address, scheduler, worker = cluster()
+    try:
+        bulk.set_state(archive, campaign.id, "running")  # what `reprocess resume` does
+        assert run_dask(archive, campaign.id, address, say=lambda _: None) == "reviewable"
+    finally:
+        worker.kill()
+        scheduler.kill()
+    [state] = bulk.status(archive, campaign.id)
+    assert state["counts"]["done"] == len(irac_raws)
+    assert len(_products(archive, pipeline_version="1.1.0")) == len(irac_raws)
