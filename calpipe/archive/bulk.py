@@ -311,10 +311,10 @@ def _accept(archive: Archive, session, campaign: BulkCampaign) -> int:
             Product.obs_id == product.obs_id, Product.calib_level == product.calib_level,
             Product.state.in_(LIVE), Product.id != product.id)).all()
         for old in older:
-            old.state = SUPERSEDED
             session.add(Activity(at=now(), who=archive.who, what="superseded", obs_id=old.obs_id,
-                                 product_id=old.id, state_from=CURRENT, state_to=SUPERSEDED,
+                                 product_id=old.id, state_from=old.state, state_to=SUPERSEDED,
                                  why=f"bulk campaign {campaign.id} accepted"))
+            old.state = SUPERSEDED
         before, product.state = product.state, CURRENT
         session.add(Activity(at=now(), who=archive.who, what="accepted", obs_id=product.obs_id,
                              product_id=product.id, state_from=before, state_to=CURRENT,
