@@ -76,7 +76,7 @@ def test_latest_is_served_from_the_store_when_it_exists(nir_archive, tmp_path):
     assert _rows(nir_archive) == before
 
 
-@pytest.mark.parametrize("factor", [1.25])  # within the range reference checks allow a nir flat
+@pytest.mark.parametrize("factor", [1.25])  # a flat stays a flat (median 0.5..1.5)
 def test_latest_with_a_new_context_is_made_on_the_fly_kept_and_then_served(nir_archive, tmp_path, factor):
     store = Store(nir_archive.refdata)
     context = _publish_flat(store, factor)
