@@ -148,9 +148,14 @@ def check_refs(pipeline: ResolvedPipeline, refs: dict[str, Path | str]) -> dict[
     return checked
 
 
-def check_output_dir(output_dir: Path) -> None:
-    if output_dir.exists() and not output_dir.is_dir():
-        raise UsageError(f"-o {output_dir}: exists and is not a directory")
+def check_output_dir(path: Path, option: str = "-o") -> None:
+    """Refuse an output directory that is a file, or lies under one, before any work."""
+    for parent in (path, *path.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                what = "exists and is not a directory" if parent == path else f"{parent} is a file"
+                raise UsageError(f"{option} {path}: {what} (choose a directory)")
+            return
 
 
 def input_groups(pipeline, inputs: list[Path], output_dir: Path | None = None,

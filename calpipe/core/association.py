@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from . import limits
 from .errors import InputDataError
 from .roots import ALLOWED_DIRS_ENV, outside
 
@@ -55,11 +56,12 @@ def load_association(path: Path) -> Group:
 
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        text = limits.read_text(path, limits.MAX_YAML_BYTES, InputDataError, "association file")
+        data = (json.loads(text) if path.suffix == ".json"
+                else limits.safe_yaml(text, str(path), InputDataError))
     except FileNotFoundError:
         raise InputDataError(f"{path}: association file not found (check the path)") from None
-    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError, yaml.YAMLError) as exc:
         raise InputDataError(f"{path}: not a readable association file ({exc})") from None
     try:
         spec = AssociationSpec.model_validate(data)
@@ -73,7 +75,7 @@ def load_association(path: Path) -> Group:
     if away:
         raise InputDataError(f"{path}: member(s) {', '.join(away)} outside {path.parent} (members are files "
                              f"under the association's directory; allow another with ${ALLOWED_DIRS_ENV})")
-    missing = [str(m) for m in members if not m.is_file()]
+    missing = [str(m) for m in members if not _is_file(m)]
     if missing:
         raise InputDataError(f"{path}: member(s) not found: {', '.join(missing)} (paths are relative to "
                              "the association file)")
@@ -89,6 +91,14 @@ def load_association(path: Path) -> Group:
         raise InputDataError(f"{path}: more than one member named {', '.join(twice)} (outputs and provenance "
                              "tell members by file name: list each product once, renaming copies)")
     return Group(spec.name, members, path)
+
+
+def _is_file(path: Path) -> bool:
+    """Path.is_file, with a name too long (or otherwise unusable) counted as not found."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def refuse_same_data(source: Path, names: list[str], digests: list[str]) -> None:

@@ -8,13 +8,16 @@ target directory and renamed into place: a crash leaves no half-written product.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import re
 import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
-from .errors import InputDataError
+from .errors import CalpipeError, InputDataError, UsageError
+from .fitscheck import StructureError, check_structure
 from .params import did_you_mean
 
 _FIX = "re-download or regenerate the file"
@@ -23,6 +26,7 @@ _FIX = "re-download or regenerate the file"
 def open_product(path: Path, models: dict[str, type] | None = None, error=InputDataError) -> Any:
     """Open a calpipe FITS product as the model class named by its DATAMODL keyword."""
     from astropy.io import fits
+    from astropy.io.fits.verify import VerifyError
     from astropy.utils.exceptions import AstropyUserWarning
     from stdatamodels.validate import ValidationWarning
 
@@ -31,10 +35,16 @@ def open_product(path: Path, models: dict[str, type] | None = None, error=InputD
 
         models = get_registry().models
     path = Path(path)
-    if path.is_dir():
-        raise error(f"{path}: is a directory, not a FITS product")
-    if not path.is_file():
-        raise error(f"{path}: file not found (check the path)")
+    try:
+        check_structure(path)  # before astropy allocates anything the header claims
+    except StructureError as exc:
+        raise error(f"{path}: not a readable FITS product: {str(exc).removeprefix(f'{path}: ')}; {_FIX}"
+                    ) from None
+    except FileNotFoundError:
+        raise error(f"{path}: file not found (check the path)") from None
+    except OSError as exc:  # unreadable, a name too long, a directory without search permission
+        raise error(f"{path}: cannot read ({exc.strerror or exc}); check the path and its permissions"
+                    ) from None
     try:
         with warnings.catch_warnings():
             # astropy only warns about truncation, stdatamodels about values its schema
@@ -55,13 +65,20 @@ def open_product(path: Path, models: dict[str, type] | None = None, error=InputD
                 if "ASDF" not in hdul:  # written last: without it, arrays and keywords may be missing
                     raise error(f"{path}: no ASDF extension after HDU {len(hdul) - 1} ({hdul[-1].name}): "
                                 f"the file is truncated, or was not written by calpipe; {_FIX}")
-                model = cls(hdul)
-                model.validate()  # once, as a whole: models skip validation on assignment
+                try:
+                    model = cls(hdul)
+                    model.validate()  # once, as a whole: models skip validation on assignment
+                except (MemoryError, RecursionError, CalpipeError, KeyError):
+                    raise
+                except Exception as exc:  # the structure checked out: what is left is the content
+                    raise error(f"{path}: not a readable FITS product: not a valid {model_type} "
+                                f"({type(exc).__name__}: {exc}); "
+                                f"{_FIX}") from exc
                 return model
     except KeyError as exc:  # stdatamodels: an HDU the ASDF tree points to is gone
         raise error(f"{path}: an HDU the product needs is missing ({exc.args[0] if exc.args else exc}); "
                     f"{_FIX}") from exc
-    except (OSError, ValueError, TypeError, AstropyUserWarning, ValidationWarning) as exc:
+    except (OSError, ValueError, TypeError, VerifyError, AstropyUserWarning, ValidationWarning) as exc:
         raise error(f"{path}: not a readable FITS product ({exc}); {_FIX}") from exc
 
 
@@ -71,7 +88,7 @@ def write_tree_atomic(tree: dict, path: Path, compress: tuple[str, ...] = ()) ->
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=".part", dir=path.parent)
     os.close(fd)
     try:
         with asdf.config_context() as config:
@@ -93,21 +110,92 @@ def _umask() -> int:
     return mask
 
 
-def write_atomic(model: Any, path: Path) -> Path:
-    """Write ``model`` to ``path`` as FITS via a temporary file and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    model.meta.filename = path.name
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; products get the usual permissions
+def temp_prefix(name: str) -> str:
+    """Hidden temp-file prefix naming the target and the writing process: .<name>.<pid>."""
+    return f".{name}.{os.getpid()}."
+
+
+_STALE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[A-Za-z0-9_]+\.part$")
+
+
+def clean_stale_parts(directory: Path) -> list[Path]:
+    """Remove temp files of our own naming whose writing process is gone (a kill -9 left them).
+
+    A live process's temp file is left alone, so concurrent runs into one directory are safe.
+    """
+    removed = []
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError, PermissionError):
+        for entry in os.scandir(directory):
+            m = _STALE.match(entry.name)
+            if m and entry.is_file(follow_symlinks=False) and not _alive(int(m["pid"])):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+    return removed
+
+
+def _alive(pid: int) -> bool:
     try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def output_error(exc: OSError, directory: Path) -> UsageError:
+    """An OSError while writing into ``directory``, as the clear message a user can act on."""
+    if exc.errno == errno.ENOSPC:
+        return UsageError(f"no space left on {directory} (free some space or choose another -o)")
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST):
+        return UsageError(f"{directory}: cannot make the output directory, a file is in the way "
+                          "(choose another -o)")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return UsageError(f"{directory}: not writable ({exc.strerror}); choose another -o")
+    if exc.errno == errno.ENAMETOOLONG:
+        return UsageError(f"{directory}: an output file name is too long ({exc.strerror}); rename the input")
+    return UsageError(f"{directory}: cannot write ({exc.strerror or exc})")
+
+
+def _os_cause(exc: BaseException | None) -> OSError | None:
+    """The OSError behind a failed write, if any: astropy reports a short write without an errno,
+    and can hide it behind an AttributeError of its own cleanup."""
+    for _ in range(5):
+        if exc is None:
+            return None
+        if isinstance(exc, OSError):
+            if exc.errno is None and " written" in str(exc):  # "16384 requested and 6160 written"
+                return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return exc
+        exc = exc.__context__
+    return None
+
+
+def write_atomic(model: Any, path: Path) -> Path:
+    """Write ``model`` to ``path`` as FITS via a temporary file and an atomic rename.
+
+    An OSError (full disk, read-only or missing directory) leaves no temp file and
+    becomes a UsageError saying which directory and why.
+    """
+    path = Path(path)
+    model.meta.filename = path.name
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=".part", dir=path.parent)
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; products get the usual permissions
         with os.fdopen(fd, "wb") as f:
             model.to_fits(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    except BaseException as exc:
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        cause = _os_cause(exc)
+        if cause is not None:
+            raise output_error(cause, path.parent) from exc
         raise
     return path

@@ -15,9 +15,13 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 
 class Params(BaseModel):
-    """Base for every step's parameters: unknown names are errors, values are frozen."""
+    """Base for every step's parameters: unknown names are errors, values are frozen.
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    Floats must be finite (a `.inf` threshold would pass validation and fail at write
+    time, or silently disable a step); a field that means it says ``allow_inf_nan=True``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
 
 
 def did_you_mean(name: str, candidates: list[str] | tuple[str, ...] | set[str]) -> str | None:

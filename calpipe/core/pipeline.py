@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import limits
 from . import params as params_mod
 from .errors import ConfigProblems, Problem, UsageError
 from .params import Params, did_you_mean
@@ -206,6 +207,10 @@ class _Resolver:
                 continue
             if target.resolve() in chain or target.resolve() == path.resolve():
                 self.problems.append(doc.problem(loc, f"import cycle through {target}"))
+                continue
+            if len(chain) + 1 >= limits.MAX_IMPORT_DEPTH:
+                self.problems.append(doc.problem(loc, f"imports nested more than {limits.MAX_IMPORT_DEPTH} "
+                                                 "deep", "import the pipeline the chain ends in directly"))
                 continue
             imported = self.read(target, (*chain, path.resolve()))
             if imported is None:

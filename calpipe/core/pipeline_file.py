@@ -14,6 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from . import limits
 from .errors import Problem, UsageError
 from .params import did_you_mean
 
@@ -105,7 +106,7 @@ class YamlDoc:
 def load_yaml(path: Path, problems: list[Problem]) -> YamlDoc | None:
     """Parse ``path`` keeping each key's line; syntax errors and duplicate keys become problems."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = limits.read_text(path, limits.MAX_YAML_BYTES, UsageError, "pipeline or config file")
     except FileNotFoundError:
         problems.append(Problem(str(path), None, "file not found", "check the path"))
         return None
@@ -116,14 +117,25 @@ def load_yaml(path: Path, problems: list[Problem]) -> YamlDoc | None:
     except OSError as exc:
         problems.append(Problem(str(path), None, f"cannot read file: {exc.strerror or exc}"))
         return None
+    except UsageError as exc:
+        problems.append(Problem(str(path), None, str(exc).removeprefix(f"{path}: ")))
+        return None
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
+        limits.check_yaml_size(node, str(path), UsageError)
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
         problems.append(Problem(str(path), line, f"not valid YAML: {getattr(exc, 'problem', exc)}"))
+        return None
+    except UsageError as exc:
+        problems.append(Problem(str(path), None, str(exc).removeprefix(f"{path}: ")))
+        return None
+    except RecursionError:
+        problems.append(Problem(str(path), None,
+                                f"YAML nested more than {limits.MAX_YAML_DEPTH} levels deep"))
         return None
     finally:
         loader.dispose()

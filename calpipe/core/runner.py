@@ -77,6 +77,7 @@ class Runner:
                                  "reference file, not a product to calibrate")
         if model.data is None:
             raise InputDataError(f"{name}: no SCI array (the file is incomplete; regenerate it)")
+        _check_planes(model, name)
         level = model.meta.data_level
         made_as = type(model).data_level
         if made_as is not None and level is not None and made_as != level:
@@ -149,8 +150,9 @@ class Runner:
         refs = {}
         for reftype in self.pipeline.reftypes():
             ref = self.resolver.resolve(reftype, product)
+            named = f"{ref.name} ({ref.path})" if ref.name and ref.name != ref.path.name else str(ref.path)
             if not ref.path.is_file():
-                raise RefDataError(f"{ref.path}: reference file for '{reftype}' not found "
+                raise RefDataError(f"{named}: reference file for '{reftype}' not found "
                                    f"(check --ref {reftype}=PATH or the reference store)")
             digest = sha256_file(ref.path)
             if ref.sha256 is not None and digest != ref.sha256:
@@ -159,12 +161,15 @@ class Runner:
                                    "or publish a new context")
             key = (ref.path.resolve(), digest)
             if key not in self._ref_cache:
-                model = open_product(ref.path, self.models, error=RefDataError)
+                try:
+                    model = open_product(ref.path, self.models, error=RefDataError)
+                except RefDataError as exc:  # name the file by its own name, not only its hash
+                    raise RefDataError(f"reference file {named}: {exc}" if ref.name else str(exc)) from None
                 declared = getattr(model.meta, "reftype", None)
                 if declared != reftype:
                     what = (f"REFTYPE = '{declared}'" if declared
                             else f"a {type(model).__name__}, not a reference file")
-                    raise RefDataError(f"{ref.path}: {what}, but it was given as '{reftype}' "
+                    raise RefDataError(f"{named}: {what}, but it was given as '{reftype}' "
                                        f"(pass a {reftype} reference file)")
                 check_reference(ref.path, model, reftype, self.reftypes, self.instruments, ref.name, digest)
                 use = RefUse(reftype, ref.name or ref.path.name, digest, ref.overridden)
@@ -197,7 +202,7 @@ class Runner:
             except Exception as exc:
                 record.status = STATUS_FAILED
                 record.error = f"{type(exc).__name__}: {exc}"
-                raise StepFailedError(rs.id, name, exc) from exc
+                raise StepFailedError(rs.id, name, _named(exc, refs)) from exc
             finally:
                 record.duration_s = round(time.perf_counter() - start, 6)
             record.status = STATUS_COMPLETE
@@ -274,18 +279,47 @@ class Runner:
     @staticmethod
     def _write(product: Any, output_dir: Path, base: str, group: Group) -> list[Path]:
         """``base``.fits, or ``base``_<label>.fits per member of a set; never over an input."""
-        from .io import write_atomic
+        from .io import clean_stale_parts, write_atomic
 
         items = product.items if isinstance(product, ProductSet) else [("", product)]
         paths = [output_dir / (f"{base}_{label}.fits" if label else f"{base}.fits") for label, _ in items]
         _refuse_overwrite(paths, group)
+        for stale in clean_stale_parts(output_dir):  # a run killed here before left them
+            log.info("removed %s, left by a run that was killed", stale)
         for path, (_, model) in zip(paths, items, strict=True):
             write_atomic(model, path)
             log.info("wrote %s", path)
         return paths
 
 
+def _named(exc: Exception, refs: dict[str, LoadedRef]) -> Exception:
+    """A step's reference error naming store files (<sha256>.fits) by their own name as well."""
+    if not isinstance(exc, RefDataError):
+        return exc
+    text = str(exc)
+    for ref in refs.values():
+        stored = f"{ref.use.sha256}.fits"
+        if stored in text and ref.use.name != stored:
+            text = text.replace(stored, f"{ref.use.name} ({stored})")
+    return RefDataError(text) if text != str(exc) else exc
+
+
 _RAW_SUFFIXES = ("raw", "uncal")
+_PLANES = ("err", "dq", "pixeldq", "groupdq", "var_poisson", "var_rnoise", "var_flat")
+
+
+def _check_planes(model: Any, name: str) -> None:
+    """Every image plane must cover the pixels of SCI; the input is at fault if one does not."""
+    import numpy as np
+
+    sci = np.shape(model.data)
+    if 0 in sci:
+        raise InputDataError(f"{name}: SCI has shape {sci}, no pixels (a truncated file; regenerate it)")
+    for plane in _PLANES:
+        array = getattr(model, plane, None) if plane in model.instance else None
+        if array is not None and np.shape(array)[-2:] != sci[-2:]:
+            raise InputDataError(f"{name}: {plane.upper()} has shape {np.shape(array)} but SCI has {sci} "
+                                 "(an inconsistent file; regenerate it)")
 
 
 def _refuse_overwrite(outputs: list[Path], group: Group) -> None:
@@ -330,12 +364,19 @@ def _made_with_suffix_of_file(path: Path) -> str | None:
     known, and checked for collisions, before any input is opened as a product."""
     import io
 
+    import yaml
     from asdf.util import load_yaml
     from astropy.io import fits
 
+    from . import limits
+    from .fitscheck import check_structure
+
     try:
+        check_structure(path)  # astropy trusts a lying header (a negative NAXIS1 loops)
         with fits.open(path, memmap=False) as hdul:
             raw = bytes(hdul["ASDF"].data["ASDF_METADATA"][0]) if "ASDF" in hdul else b""
+        limits.check_yaml_size(yaml.compose(raw.split(b"\n...")[0], Loader=yaml.SafeLoader) if raw else None,
+                               str(path), ValueError)  # no alias bomb in the tree
         tree = load_yaml(io.BytesIO(raw), tagged=False) if raw else {}
         return _suffix_of(((tree or {}).get("meta") or {}).get("provenance"))
     except Exception:  # unreadable here: the run itself reports it (exit 3), with the reason
@@ -349,7 +390,7 @@ def planned_outputs(pipeline: ResolvedPipeline, group: Group, output_dir: Path,
         stem = group.name
     else:
         path = group.members[0]
-        stem = output_stem(path, _made_with_suffix_of_file(path) if path.is_file() else None)
+        stem = output_stem(path, _made_with_suffix_of_file(path))
     saved = [s.id for s in pipeline.steps if not s.skip and (s.save or save_intermediates)]
     return [Path(output_dir) / f"{stem}_{suffix}.fits" for suffix in (pipeline.suffix, *saved)]
 
@@ -390,19 +431,6 @@ def run_one(runner: Runner, group: Group, output_dir: Path, save_intermediates: 
         return Outcome(group.source, error=f"internal error: {type(exc).__name__}: {exc}", exit_code=1)
 
 
-_worker_runner: Runner | None = None
-
-
-def _start_worker(make_runner: Callable[[], Runner]) -> None:
-    global _worker_runner
-    _worker_runner = make_runner()
-
-
-def _run_in_worker(group: Group, output_dir: Path, save_intermediates: bool) -> Outcome:
-    assert _worker_runner is not None
-    return run_one(_worker_runner, group, output_dir, save_intermediates)
-
-
 def run_many(runner: Runner, inputs: Iterable[Path | Group], output_dir: Path, jobs: int = 1,
              save_intermediates: bool = False, progress: Callable[[Outcome], None] | None = None,
              make_runner: Callable[[], Runner] | None = None) -> list[Outcome]:
@@ -410,9 +438,9 @@ def run_many(runner: Runner, inputs: Iterable[Path | Group], output_dir: Path, j
 
     Failures are collected, not raised.
 
-    Workers are spawned, not forked (numba's OpenMP runtime does not survive a
-    fork), and build their runner with ``make_runner``, a picklable factory that
-    must pin everything the parent settled (e.g. the reference context).
+    Workers (workers.py) build their runner with ``make_runner``, a picklable
+    factory that must pin everything the parent settled (e.g. the reference
+    context); a worker that dies costs only the input it was running.
     """
     inputs = [i if isinstance(i, Group) else Group.of(i) for i in inputs]
     outcomes: list[Outcome] = []
@@ -422,32 +450,18 @@ def run_many(runner: Runner, inputs: Iterable[Path | Group], output_dir: Path, j
             if progress:
                 progress(outcomes[-1])
         return outcomes
-    import multiprocessing
     import os
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from concurrent.futures.process import BrokenProcessPool
+
+    from .workers import run_pool
 
     # numba would start one thread per core in every worker: share the cores instead
     threads = str(max(1, (os.cpu_count() or 1) // jobs))
     previous = os.environ.get("NUMBA_NUM_THREADS")
     os.environ["NUMBA_NUM_THREADS"] = threads
     try:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_start_worker, initargs=(make_runner,)) as pool:
-            futures = {pool.submit(_run_in_worker, p, output_dir, save_intermediates): p for p in inputs}
-            for future in as_completed(futures):
-                try:
-                    outcome = future.result()
-                except BrokenProcessPool as exc:
-                    outcome = Outcome(futures[future].source, error=f"worker process died: {exc}",
-                                      exit_code=1)
-                outcomes.append(outcome)
-                if progress:
-                    progress(outcome)
+        return run_pool(make_runner, inputs, output_dir, jobs, save_intermediates, progress)
     finally:
         if previous is None:
             os.environ.pop("NUMBA_NUM_THREADS", None)
         else:
             os.environ["NUMBA_NUM_THREADS"] = previous
-    order = {g.source: i for i, g in enumerate(inputs)}
-    return sorted(outcomes, key=lambda o: order[o.input])

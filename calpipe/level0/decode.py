@@ -20,9 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from calpipe.core.errors import InputDataError
+from calpipe.core.limits import read_bytes
 
 from .packets import PRIMARY_HEADER_BYTES, PacketType, crc16, layout
 from .tags import Tag
+
+MAX_TELEMETRY_BYTES = 4 << 30  # one file is read whole: a bound on its size, not on a field's claim
 
 _FIX = "re-deliver the file, or leave it out"
 
@@ -149,7 +152,7 @@ def read_telemetry(path: Path) -> TelemetryFile:
 
     path = Path(path)
     try:
-        content = path.read_bytes()
+        content = read_bytes(path, MAX_TELEMETRY_BYTES, InputDataError, "telemetry file")
     except OSError as exc:
         raise InputDataError(f"{path}: cannot read telemetry ({exc.strerror or exc})") from exc
     raw = _frame(path, content)

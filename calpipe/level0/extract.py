@@ -318,5 +318,6 @@ def run(args) -> int:
     for line in result.lines:
         print(line)
     if result.failed:
-        raise InputDataError(f"{len(result.failed)} exposure(s) not written (see above)")
+        more = f"; {len(result.failed) - 1} more above" if len(result.failed) > 1 else ""
+        raise InputDataError(f"{len(result.failed)} exposure(s) not written: {result.failed[0]}{more}")
     return 0

@@ -85,6 +85,13 @@ def reassemble(packets: list[Packet], label: str) -> Stream:
         raise InputDataError(f"{label}: {first.file} byte {first.position}: shape {first.shape} of "
                              f"{first.dtype} does not make {first.total} bytes (a writer bug?)")
 
+    # 14-bit sequence counts: one stream spans at most SEQUENCE_MODULO packets, so a TOTAL field
+    # (CRC-valid or not) cannot honestly claim more; checked before the buffer is allocated
+    most = max(len(p.data) for p in packets) * SEQUENCE_MODULO
+    if first.total > most:
+        raise InputDataError(f"{label}: {first.file} byte {first.position}: TOTAL = {first.total} bytes, "
+                             f"more than the {most} that {SEQUENCE_MODULO} packets of this size can carry "
+                             "(a corrupted length field)")
     stream = Stream(first.kind, first.apid, first.total, first.dtype, first.shape, bytearray(first.total))
     unique: list[Packet] = []
     for p in packets:

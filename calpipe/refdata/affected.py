@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from calpipe.core.errors import UsageError
+from calpipe.core.limits import require_regular
 
 from .context import Context, diff
 from .rules import Rule, header_candidates, parse_time, pick
@@ -31,14 +32,20 @@ class Affected:
 def read_catalog(path: Path) -> list[dict[str, str]]:
     """A CSV with a header row: dataset, pipeline, INSTRUME, DATE-OBS and selection keywords."""
     try:
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
+        require_regular(path, UsageError)
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            columns = reader.fieldnames or []
+            missing = {"dataset", "INSTRUME", "DATE-OBS"} - set(columns)
+            if missing:
+                raise UsageError(f"{path}: not a catalog CSV: its header row lacks column(s) "
+                                 f"{', '.join(sorted(missing))} "
+                                 f"(first row: {', '.join(columns)[:80] or 'none'})")
+            rows = list(reader)
     except FileNotFoundError:
         raise UsageError(f"{path}: catalog not found") from None
-    if rows:
-        missing = {"dataset", "INSTRUME", "DATE-OBS"} - set(rows[0])
-        if missing:
-            raise UsageError(f"{path}: catalog lacks column(s) {', '.join(sorted(missing))}")
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise UsageError(f"{path}: not a catalog CSV ({type(exc).__name__}: {exc})") from None
     return rows
 
 

@@ -60,3 +60,45 @@ def init(store: Store, registry: Any, upto: int | None = None) -> list[Context]:
                     registry.reftypes, number=number, parent=previous, builtin=True))
             previous = number
     return published
+
+
+def repair(store: Store, registry: Any) -> list[str]:
+    """Rebuild the built-in reference files missing from the store; the names restored.
+
+    The builders are deterministic, so a rebuilt file has the bytes of the one
+    published, and it is taken only if its sha256 is the address the context names.
+    """
+    from calpipe.core.errors import RefDataError
+    from calpipe.core.provenance import sha256_file
+
+    from .store import FIRST_LOCAL
+
+    with store.lock():
+        missing: dict[str, tuple[str, int]] = {}  # sha256 -> (name, first built-in context holding it)
+        for number in store.context_numbers():
+            if number >= FIRST_LOCAL:
+                break
+            for sha, rule in store.load(number).files().items():
+                if sha not in missing and not store.file_path(sha).is_file():
+                    missing[sha] = (rule.name, number)
+        if not missing:
+            return []
+        numbers = {n for _, n in missing.values()}
+        restored = []
+        with tempfile.TemporaryDirectory() as tmp:
+            for refset in registry.refsets():
+                if refset.context not in numbers:
+                    continue
+                log.info("reference store %s: rebuilding built-in set %s", store.root, refset.name)
+                for name, model in refset.build():
+                    path = write_atomic(model, Path(tmp) / name)
+                    sha = sha256_file(path)
+                    if sha in missing:
+                        store.copy_in(path, sha)
+                        restored.append(missing.pop(sha)[0])
+    if missing:
+        raise RefDataError(f"{store.root}: built-in reference file(s) "
+                           f"{', '.join(f'{n} ({s[:16]}…)' for s, (n, _) in sorted(missing.items()))} "
+                           "cannot be rebuilt with the bytes the context names (a different calpipe "
+                           "build made them); restore them from a backup")
+    return sorted(restored)

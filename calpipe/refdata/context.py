@@ -57,8 +57,18 @@ class Context:
         return yaml.safe_dump(doc, sort_keys=False, width=100)
 
     @classmethod
-    def from_yaml(cls, text: str) -> Context:
-        doc = yaml.safe_load(text)
+    def from_yaml(cls, doc: Any, where: str = "context") -> Context:
+        """A context from its parsed YAML; RefDataError naming ``where`` if it is not one."""
+        from calpipe.core.errors import RefDataError
+
+        try:
+            return cls._from_doc(yaml.safe_load(doc) if isinstance(doc, str) else doc)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise RefDataError(f"{where}: corrupt reference context ({type(exc).__name__}: {exc}); restore "
+                               "it from a backup, or remove it and run `calpipe refdata init`") from None
+
+    @classmethod
+    def _from_doc(cls, doc: Any) -> Context:
         types = {}
         for instrument, by_type in (doc.get("rules") or {}).items():
             for reftype, body in by_type.items():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from calpipe.core.cli.arguments import directory
 from calpipe.core.hookspecs import hookimpl
 
 
@@ -20,11 +21,13 @@ def calpipe_ref_resolver(pipeline, context, store, overrides, registry):
 @hookimpl
 def calpipe_add_commands(subparsers):
     ref = subparsers.add_parser("refdata", help="reference data: contexts, selection, publishing")
-    ref.add_argument("--refdata", type=Path, metavar="DIR",
+    ref.add_argument("--refdata", type=directory, metavar="DIR",
                      help="reference store (default: $CALPIPE_REFDATA or the user data directory)")
     sub = ref.add_subparsers(dest="refdata_command", required=True, metavar="COMMAND")
     init = sub.add_parser("init", help="build and publish the built-in reference contexts")
     init.add_argument("--upto", type=int, metavar="N", help="only the built-in contexts up to number N")
+    init.add_argument("--repair", action="store_true",
+                      help="also rebuild built-in reference files missing from the store (checked by hash)")
     init.set_defaults(func=_init)
     sub.add_parser("list", help="published contexts").set_defaults(func=_list)
     show = sub.add_parser("show", help="the rules of one context")
@@ -68,9 +71,13 @@ def _registry():
 
 
 def _init(args) -> int:
-    from .builtin import init
+    from .builtin import init, repair
 
     store = _store(args)
+    if args.repair:
+        restored = repair(store, _registry())
+        print(f"{store.root}: " + (f"rebuilt {len(restored)} missing built-in file(s): {', '.join(restored)}"
+                                   if restored else "no built-in reference file is missing"))
     new = init(store, _registry(), args.upto)
     print(f"{store.root}: " + (", ".join(f"published context {c.name} ({c.rationale})" for c in new)
                                or f"up to date (contexts {', '.join(map(str, store.context_numbers()))})"))
@@ -158,8 +165,32 @@ def _diff(args) -> int:
     return 0
 
 
-def _affected(args) -> int:
+def _write_csv_atomic(path: Path, rows) -> None:
+    """Rows to ``path`` through a temp file and a rename: a failure leaves no half-written list."""
+    import contextlib
     import csv
+    import os
+    import tempfile
+
+    from calpipe.core.io import output_error, temp_prefix
+
+    path = Path(path)
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=".part", dir=path.parent)
+        with os.fdopen(fd, "w", newline="") as f:
+            csv.writer(f).writerows(rows)
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        raise output_error(exc, path.parent) from None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+
+def _affected(args) -> int:
     import functools
 
     from calpipe.core.pipeline import resolve
@@ -178,10 +209,8 @@ def _affected(args) -> int:
     found = affected(a, b, rows, reftypes_of)
     datasets = {f.dataset for f in found}
     if args.output:
-        with open(args.output, "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["dataset", "reftype", "old", "new"])
-            writer.writerows((x.dataset, x.reftype, x.old or "", x.new or "") for x in found)
+        _write_csv_atomic(args.output, [("dataset", "reftype", "old", "new"),
+                                        *((x.dataset, x.reftype, x.old or "", x.new or "") for x in found)])
     else:
         for x in found:
             print(f"{x.dataset}  {x.reftype}  {x.old} -> {x.new}")

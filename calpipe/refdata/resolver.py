@@ -78,5 +78,12 @@ class ContextResolver:
             return RefFile(reftype, self.overrides[reftype], overridden=True)
         choice, _, _ = self.choose(reftype, product)
         rule = choice.rule
-        return RefFile(reftype, self.store.file_path(rule.sha256), overridden=False,
-                       sha256=rule.sha256, name=rule.name)
+        path = self.store.file_path(rule.sha256)
+        if not path.is_file():  # deleted: a built-in file is rebuilt, byte for byte
+            from .builtin import repair
+
+            restored = repair(self.store, self.registry)
+            if restored:
+                log.warning("reference store %s: rebuilt missing built-in file(s) %s", self.store.root,
+                            ", ".join(restored))
+        return RefFile(reftype, path, overridden=False, sha256=rule.sha256, name=rule.name)

@@ -14,6 +14,7 @@ of the store happens under an exclusive lock on ``<root>/.lock``.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import shutil
@@ -24,7 +25,9 @@ from typing import Any
 
 import yaml
 
-from calpipe.core.errors import RefDataError
+from calpipe.core.errors import RefDataError, UsageError
+from calpipe.core.io import clean_stale_parts, temp_prefix
+from calpipe.core.limits import read_text, safe_yaml
 from calpipe.core.provenance import sha256_file
 
 from .context import Context, RefTypeRules
@@ -46,9 +49,22 @@ def default_root(explicit: Path | None = None) -> Path:
     return Path(platformdirs.user_data_dir("calpipe")) / "refdata"
 
 
+_CONTEXT_BYTES = 64 << 20  # a context lists every file once: far below this
+
+
+def _store_error(exc: OSError, where: Path) -> RefDataError:
+    if exc.errno == errno.ENOSPC:
+        return RefDataError(f"no space left on {where} (free some space; the reference store is unchanged)")
+    return RefDataError(f"{where}: cannot write to the reference store ({exc.strerror or exc}); "
+                        "use a writable store (--refdata DIR)")
+
+
 class Store:
     def __init__(self, root: Path):
         self.root = Path(root)
+        if self.root.exists() and not self.root.is_dir():
+            raise UsageError(f"reference store {self.root}: exists and is not a directory "
+                             f"(check --refdata or ${ENV_VAR})")
         self.files_dir = self.root / "files"
         self.contexts_dir = self.root / "contexts"
         self.staging_path = self.root / "staging.yaml"
@@ -58,8 +74,12 @@ class Store:
         """Exclusive lock of the whole store, across processes (concurrent runs, -j workers)."""
         import fcntl
 
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "w") as handle:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            handle = open(self.root / ".lock", "w")  # noqa: SIM115 - closed by the with below
+        except OSError as exc:
+            raise _store_error(exc, self.root) from None
+        with handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
@@ -81,7 +101,15 @@ class Store:
             known = ", ".join(str(n) for n in self.context_numbers()) or "none"
             raise RefDataError(f"{self.root}: no reference context {number} (published: {known}; "
                                "`calpipe refdata init` installs the built-in ones)")
-        return Context.from_yaml(path.read_text())
+        return Context.from_yaml(self._read_yaml(path, "reference context"), str(path))
+
+    def _read_yaml(self, path: Path, what: str) -> Any:
+        """A store document, or RefDataError naming the file: never a KeyError from a corrupt one."""
+        try:
+            return safe_yaml(read_text(path, _CONTEXT_BYTES, RefDataError, what), str(path), RefDataError)
+        except (OSError, UnicodeDecodeError, RecursionError, yaml.YAMLError) as exc:
+            raise RefDataError(f"{path}: corrupt {what} ({type(exc).__name__}: {exc}); restore it "
+                               "from a backup") from None
 
     # -- files ---------------------------------------------------------------------
     def file_path(self, sha256: str) -> Path:
@@ -92,7 +120,7 @@ class Store:
         path = self.file_path(rule.sha256)
         if not path.is_file():
             raise RefDataError(f"{path}: reference file {rule.name} is missing from the store "
-                               "(restore it, or `calpipe refdata init` for the built-in sets)")
+                               "(restore it; `calpipe refdata init --repair` rebuilds built-in ones)")
         actual = sha256_file(path)
         if actual != rule.sha256:
             raise RefDataError(f"{path}: reference file {rule.name} was modified (sha256 {actual[:16]}… "
@@ -111,7 +139,10 @@ class Store:
     def unstage(self) -> list[dict[str, Any]]:
         """Forget the staged files (they stay in files/, unreferenced); returns them."""
         with self.lock():
-            staged = self.staged()
+            try:
+                staged = self.staged()
+            except RefDataError:  # a corrupt list is exactly what unstage is for
+                staged = []
             self.staging_path.unlink(missing_ok=True)
         return staged
 
@@ -157,31 +188,55 @@ class Store:
                                "in the model")
         _check_content(path, model, entry["reftype"], reftypes)
         entry.update(name=path.name, sha256=sha256_file(path), select=select)
-        self._copy_in(path, entry["sha256"])
+        self.copy_in(path, entry["sha256"])
         return entry
 
-    def _copy_in(self, path: Path, sha256: str) -> None:
+    def copy_in(self, path: Path, sha256: str) -> None:
+        """Copy ``path`` in under its address, atomically; a full disk leaves no temp file."""
         target = self.file_path(sha256)
         if target.is_file():
             return
         self.files_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.files_dir, suffix=".part")
-        os.close(fd)
-        shutil.copyfile(path, tmp)
-        os.chmod(tmp, 0o444)
-        os.replace(tmp, target)
+        tmp = None
+        try:
+            clean_stale_parts(self.files_dir)  # copies a killed process left
+            fd, tmp = tempfile.mkstemp(prefix=temp_prefix(target.name), dir=self.files_dir, suffix=".part")
+            os.close(fd)
+            shutil.copyfile(path, tmp)
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise _store_error(exc, self.files_dir) from None
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
 
     def staged(self) -> list[dict[str, Any]]:
         if not self.staging_path.is_file():
             return []
-        return yaml.safe_load(self.staging_path.read_text()) or []
+        staged = self._read_yaml(self.staging_path, "staging list") or []
+        needed = {"instrument", "reftype", "name", "sha256"}
+        if not isinstance(staged, list) or not all(isinstance(e, dict) and needed <= set(e) for e in staged):
+            raise RefDataError(f"{self.staging_path}: corrupt staging list (not a list of staged files); "
+                               "`calpipe refdata unstage` removes it, then add the files again")
+        return staged
 
     def _write_yaml(self, path: Path, data: Any) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".part")
-        with os.fdopen(fd, "w") as f:
-            yaml.safe_dump(data, f, sort_keys=False)
-        os.replace(tmp, path)
+        tmp = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".part")
+            with os.fdopen(fd, "w") as f:
+                yaml.safe_dump(data, f, sort_keys=False)
+            os.replace(tmp, path)
+            tmp = None
+        except OSError as exc:
+            raise _store_error(exc, path.parent) from None
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
 
     # -- publishing ----------------------------------------------------------------
     def publish(self, rationale: str, author: str, reftypes: dict[tuple[str, str], Any]) -> Context:

@@ -278,8 +278,10 @@ def test_step_parameters_and_errors():
     ramp.meta.exposure.nframes = None
     with pytest.raises(InputDataError, match=r"nir_002_ramp\.fits: missing NFRAMES"):
         JumpStep().process(ramp, refs, JumpStep.Params())
-    small = dict(refs, readnoise=reference("readnoise", 5.0, shape=(16, 16), filename="small_rn.fits"))
-    with pytest.raises(RefDataError, match=r"small_rn.fits: subarray 9x9 .* \(use a readnoise reference"):
+    # references are full frame: one smaller than the data is the reference's fault (a subarray
+    # placed outside a full-frame reference is the input's, tests/robustness/test_exit_classes.py)
+    small = dict(refs, readnoise=reference("readnoise", 5.0, shape=(8, 8), filename="small_rn.fits"))
+    with pytest.raises(RefDataError, match=r"small_rn.fits: reference shape \(8, 8\) is smaller .* \(use a readnoise"):
         JumpStep().process(ramp_product(data), small, JumpStep.Params())
 
 

@@ -348,8 +348,12 @@ def test_step_errors_name_the_file_and_the_fix():
     with pytest.raises(InputDataError, match="needs the time between groups"):
         RampFitStep().process(ramp_product(data, group_time=None, frame_time=None), refs, RampFitStep.Params())
     small = dict(refs, gain=reference("gain", 2.0, shape=(64, 64), filename="small_gain.fits"))
-    with pytest.raises(RefDataError, match=r"small_gain.fits: subarray 2x2 .* \(use a gain reference"):
+    # a subarray placed outside the full-frame reference: the input's SUBSTRT1/2 are wrong
+    with pytest.raises(InputDataError, match=r"nir_001_ramp\.fits: SUBSTRT1=101, SUBSTRT2=51 place the 2x2"):
         RampFitStep().process(ramp_product(data), small, RampFitStep.Params())
+    tiny = dict(refs, gain=reference("gain", 2.0, shape=(1, 1), filename="tiny_gain.fits"))
+    with pytest.raises(RefDataError, match=r"tiny_gain.fits: reference shape \(1, 1\) is smaller .* \(use a gain"):
+        RampFitStep().process(ramp_product(data), tiny, RampFitStep.Params())
     empty = ReferenceFileModel()
     empty.meta.reftype, empty.meta.filename = "readnoise", "empty_rn.fits"
     with pytest.raises(RefDataError, match=r"empty_rn\.fits: readnoise reference needs a 2-D SCI array"):

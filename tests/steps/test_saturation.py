@@ -108,8 +108,11 @@ def test_step_cuts_the_full_frame_map_for_a_subarray():
 
 def test_step_errors():
     step = SaturationStep()
-    with pytest.raises(RefDataError, match=r"sat\.fits: .*does not fit"):
+    # a subarray placed outside the full-frame reference: the input's SUBSTRT1/2 are wrong
+    with pytest.raises(InputDataError, match=r"SUBSTRT1=15, SUBSTRT2=15 place the 4x4 subarray outside"):
         step.process(ramp((1, 1, 4, 4), 15, 15), {"saturation": reference(np.ones((16, 16)))}, step.Params())
+    with pytest.raises(RefDataError, match=r"sat\.fits: reference shape \(2, 2\) is smaller"):
+        step.process(ramp((1, 1, 4, 4), 1, 1), {"saturation": reference(np.ones((2, 2)))}, step.Params())
     with pytest.raises(RefDataError, match="no SCI array"):
         empty = ReferenceFileModel()
         empty.meta.filename = "sat.fits"

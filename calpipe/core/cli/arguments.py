@@ -76,6 +76,15 @@ def positive_int(text: str) -> int:
     return int(text)
 
 
+def directory(text: str) -> Path:
+    """argparse type for directory options: an empty value (`--refdata=`) is an error, not '.'."""
+    import argparse
+
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a directory, got an empty value")
+    return Path(text)
+
+
 def setup_logging(quiet: bool, verbose: bool) -> None:
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
     logging.basicConfig(level=level, format=_LOG_FORMAT, stream=sys.stderr, force=True)

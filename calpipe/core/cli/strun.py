@@ -13,7 +13,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from .arguments import build_overrides, extract_step_options, guarded, setup_logging, split_assignment
+from .arguments import (
+    build_overrides,
+    directory,
+    extract_step_options,
+    guarded,
+    setup_logging,
+    split_assignment,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="*", type=Path,
                    help="input product files (FITS), or association files (.yaml/.json) listing them")
     p.add_argument("-h", "--help", action="store_true", help="show help (of PIPELINE if given)")
-    p.add_argument("-o", "--output-dir", type=Path, default=Path("."), help="where products go")
+    p.add_argument("-o", "--output-dir", type=directory, default=Path("."), help="where products go")
     p.add_argument("--steps.ID.PARAM", dest="_doc", metavar="VALUE",
                    help="set a step parameter (same as --set ID.PARAM=VALUE)")
     p.add_argument("--set", action="append", default=[], metavar="ID.PARAM=VALUE",
@@ -37,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="use this reference file for TYPE (recorded as an override)")
     p.add_argument("--context", type=int, metavar="N",
                    help="reference-data context (default: the pipeline's own)")
-    p.add_argument("--refdata", type=Path, metavar="DIR",
+    p.add_argument("--refdata", type=directory, metavar="DIR",
                    help="reference store (default: $CALPIPE_REFDATA or the user data directory)")
     p.add_argument("--skip", action="append", default=[], metavar="ID", help="skip a step")
     p.add_argument("--save-intermediates", action="store_true", help="write the product after each step")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import Field
@@ -50,6 +51,10 @@ class IracFowlerStep(Step):
             if value is None:
                 raise InputDataError(f"{name}: missing keyword {keyword}, needed for the uncertainties (set "
                                      f"it in the header or the step parameter {keyword.lower()})")
+            if not math.isfinite(value) or value < 0 or (keyword == "GAIN" and value == 0):
+                raise InputDataError(f"{name}: {keyword} = {value} is not physical (GAIN: e-/DN > 0, "
+                                     "RONOISE: e- >= 0); fix the header or set the step parameter "
+                                     f"{keyword.lower()}")
         insb = is_insb(channel)
         bias = truncation_bias(fowler.barrel, insb, params.truncation)
         data = normalise(unflip(raw, insb), fowler.barrel, fowler.nfowler, bias)
