@@ -380,8 +380,7 @@ def test_a_step_blaming_a_store_file_names_it_by_its_own_name_too(pristine, tmp_
                 return RefFile("flat", stored, overridden=False, name="demo_flat_0042.fits")
             return RefFile(reftype, pristine.mask, overridden=True)
 
-    registry = get_registry()
-    runner = Runner(resolve("generic_image2", registry), Store(), registry=registry)
+    runner = Runner(resolve("generic_image2", get_registry()), Store(), registry=get_registry())
     outcome = run_one(runner, Group.of(pristine.image), tmp_path / "out", False)
     assert outcome.exit_code == 4  # refused when opened (its content), or by the step: named either way
     assert "demo_flat_0042.fits" in outcome.error
