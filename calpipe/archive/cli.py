@@ -137,6 +137,7 @@ def calpipe_add_commands(subparsers):
     sub.add_parser("verify", parents=[common],
                    help="recompute every catalog row from its stored file; exit 3 on any difference"
                    ).set_defaults(func=_verify)
+    _add_reprocess(sub, common)
     sub.add_parser("upgrade", parents=[common],
                    help="migrate the catalog to this calpipe's schema").set_defaults(func=_upgrade)
     _add_access_commands(sub, common, creds)
@@ -197,6 +198,162 @@ def _add_access_commands(sub, common, creds) -> None:
                     ).set_defaults(func=_notify_send)
     note.add_parser("status", parents=[common], help="queued and sent mails, retries and their errors (JSON)"
                     ).set_defaults(func=_notify_status)
+
+
+def _add_reprocess(sub, common) -> None:
+    rep = sub.add_parser("reprocess", help="bulk reprocessing: plan, start, status, pause, resume, cancel",
+                         description="Reprocess what a new pipeline release or reference context affects. "
+                                     "See the README, 'Bulk reprocessing'.")
+    rsub = rep.add_subparsers(dest="reprocess_command", required=True, metavar="COMMAND")
+    selection = argparse.ArgumentParser(add_help=False)
+    which = selection.add_mutually_exclusive_group(required=True)
+    which.add_argument("--pipeline", metavar="NAME@VERSION", help="the new release")
+    which.add_argument("--context", type=int, metavar="N", help="the new reference context")
+    selection.add_argument("--instrument")
+    selection.add_argument("--program")
+    selection.add_argument("--force", action="store_true",
+                           help="plan even for a release that declares reprocess: none")
+    fmt = argparse.ArgumentParser(add_help=False)
+    fmt.add_argument("--format", choices=("table", "json"), default="table")
+    plan = rsub.add_parser("plan", parents=[common, selection, fmt],
+                           help="list the affected products and why; runs nothing")
+    plan.set_defaults(func=_plan)
+    start = rsub.add_parser("start", parents=[common, selection],
+                            help="make the campaign from the plan (once) and run its queued jobs")
+    _run_options(start)
+    start.set_defaults(func=_start)
+    for name, text in (("pause", "workers finish their current job and take no more"),
+                       ("cancel", "queued jobs cancelled (done ones stay)"),
+                       ("accept", "make a reviewable campaign's products current")):
+        cmd = rsub.add_parser(name, parents=[common], help=text)
+        cmd.add_argument("campaign", type=int, metavar="ID")
+        cmd.set_defaults(func=_control, action=name)
+    for name, text in (("resume", "run a paused campaign again"),
+                       ("retry-failed", "queue the failed jobs again, then run them")):
+        cmd = rsub.add_parser(name, parents=[common], help=text)
+        cmd.add_argument("campaign", type=int, metavar="ID")
+        _run_options(cmd)
+        cmd.set_defaults(func=_control, action=name)
+    st = rsub.add_parser("status", parents=[common, fmt], help="counts, throughput, ETA, failures, workers")
+    st.add_argument("campaign", type=int, nargs="?", metavar="ID")
+    st.set_defaults(func=_status)
+
+
+def _run_options(cmd) -> None:
+    cmd.add_argument("--executor", choices=("local", "dask"), default="local")
+    cmd.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                     help="with --executor dask: a running scheduler (default: a LocalCluster)")
+    cmd.add_argument("-j", "--workers", type=int, default=2, metavar="N")
+    cmd.add_argument("--max-attempts", type=int, default=3, metavar="N",
+                     help="tries of a job that fails for infrastructure reasons (killed, timeout)")
+    cmd.add_argument("--timeout", type=float, default=600.0, metavar="S", help="seconds a job may run")
+    cmd.add_argument("--accept", action="store_true",
+                     help="make the results current as soon as every job finished (unattended runs)")
+
+
+def _plan(args) -> int:
+    import json
+
+    from .bulk import plan
+
+    found = plan(_open(args), args.pipeline, args.context, args.instrument, args.program, args.force)
+    if args.format == "json":
+        print(json.dumps({"target": found.target, "notes": found.notes,
+                          "products": [vars(i) for i in found.items]}, indent=1))
+        return 0
+    for note in found.notes:
+        print(note)
+    for i in found.items:
+        print(f"{i.obs_id}  product {i.product_id} -> {i.pipeline} {i.version} context {i.context}: {i.why}")
+    print(f"{len(found.items)} product(s) to reprocess for {found.target}")
+    return 0
+
+
+def _execute(args, archive, campaign_id: int) -> int:
+    from .executors import run_dask, run_local
+
+    if args.scheduler and args.executor != "dask":
+        from calpipe.core.errors import UsageError
+
+        raise UsageError("--scheduler goes with --executor dask")
+    if args.executor == "dask":
+        state = run_dask(archive, campaign_id, args.scheduler, args.workers, args.accept)
+    else:
+        state = run_local(archive, campaign_id, args.workers, args.accept)
+    _print_status(archive, campaign_id)
+    return 0 if state in ("reviewable", "accepted") else 3 if state == "paused" else 0
+
+
+def _start(args) -> int:
+    from calpipe.core.cli.arguments import setup_logging
+
+    from .bulk import open_campaign, plan
+
+    setup_logging(quiet=True, verbose=False)
+    archive = _open(args)
+    found = plan(archive, args.pipeline, args.context, args.instrument, args.program, args.force)
+    campaign, added = open_campaign(archive, found, args.max_attempts, args.timeout)
+    print(f"campaign {campaign.id} ({campaign.target}): {added} new job(s)" if added else
+          f"campaign {campaign.id} ({campaign.target}): already planned, {campaign.state}")
+    if campaign.state != "running":
+        _print_status(archive, campaign.id)
+        return 0
+    return _execute(args, archive, campaign.id)
+
+
+def _control(args) -> int:
+    from .bulk import accept, retry_failed, set_state
+
+    archive = _open(args)
+    if args.action == "pause":
+        set_state(archive, args.campaign, "paused", "paused by the operator")
+    elif args.action == "cancel":
+        set_state(archive, args.campaign, "cancelled", "cancelled by the operator")
+    elif args.action == "accept":
+        print(f"campaign {args.campaign}: {accept(archive, args.campaign)} product(s) made current")
+    else:
+        if args.action == "retry-failed":
+            queued = retry_failed(archive, args.campaign)
+            print(f"campaign {args.campaign}: {queued} failed job(s) queued again")
+        set_state(archive, args.campaign, "running", None)
+        return _execute(args, archive, args.campaign)
+    _print_status(archive, args.campaign)
+    return 0
+
+
+def _status(args) -> int:
+    import json
+
+    from .bulk import status
+
+    found = status(_open(args), args.campaign)
+    if args.format == "json":
+        print(json.dumps(found, indent=1))
+        return 0
+    for c in found:
+        _print_campaign(c)
+    if not found:
+        print("no bulk campaign yet")
+    return 0
+
+
+def _print_status(archive, campaign_id: int) -> None:
+    from .bulk import status
+
+    _print_campaign(status(archive, campaign_id)[0])
+
+
+def _print_campaign(c: dict) -> None:
+    counts = ", ".join(f"{n} {s}" for s, n in c["counts"].items())
+    rate = "-" if c["throughput_per_min"] is None else f"{c['throughput_per_min']} jobs/min"
+    eta = "-" if c["eta_s"] is None else f"{c['eta_s']:.0f} s"
+    print(f"campaign {c['campaign']} ({c['target']}): {c['state']}"
+          + (f" ({c['message']})" if c["message"] else "") + f"; {c['jobs']} jobs: {counts}; "
+          f"throughput {rate}; ETA {eta}")
+    for f in c["failures"]:
+        print(f"  failed x{f['jobs']}: {f['message']}")
+    for w in c["workers"]:
+        print(f"  worker {w['worker']}: job {w['job']} ({w['obs_id']}) since {w['since']}")
 
 
 def _open(args, check: bool = True):

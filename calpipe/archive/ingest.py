@@ -47,6 +47,7 @@ from .tables import (
     UNPROCESSED,
     Activity,
     Exposure,
+    Job,
     Product,
     TelemetryFile,
 )
@@ -256,7 +257,7 @@ def recover(archive: Archive, report: Report) -> None:
         pending = session.scalars(select(Product).where(Product.state == PROCESSING)).all()
         claimed = session.scalars(select(Exposure).where(Exposure.claimed_by.is_not(None))).all()
     for product in pending:
-        if claimant_alive(product.claimed_by):
+        if claimant_alive(product.claimed_by) or _bulk_job(archive, product):
             continue
         stored = archive.store.path(product.sha256)
         if stored.is_file() and sha256_file(stored) == product.sha256:
@@ -275,6 +276,14 @@ def recover(archive: Archive, report: Report) -> None:
                 session.execute(update(Exposure).where(Exposure.id == exposure.id,
                                                        Exposure.claimed_by == exposure.claimed_by)
                                 .values(claimed_by=None))
+
+
+def _bulk_job(archive: Archive, product: Product) -> bool:
+    """A bulk job's pending product is its job's to finish (in state review, not sandbox): see bulk.py."""
+    with archive.db.read() as session:
+        return session.scalar(select(Job.id).where(
+            Job.obs_id == product.obs_id, Job.pipeline == product.pipeline,
+            Job.pipeline_version == product.pipeline_version, Job.context == product.context)) is not None
 
 
 # -- exposures -------------------------------------------------------------------------

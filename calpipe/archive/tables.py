@@ -279,3 +279,50 @@ class Delivery(Base):
     next_try: Mapped[datetime] = mapped_column(DateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+# bulk reprocessing: a campaign is a snapshot of its plan, one job per unit of work
+CAMPAIGN_STATES = ("running", "paused", "reviewable", "accepted", "cancelled")
+JOB_STATES = ("queued", "running", "done", "failed", "cancelled")
+REVIEW = "review"  # product state: made by a bulk campaign not yet accepted (not served as archived)
+
+
+class BulkCampaign(Base):
+    """A reprocessing campaign: what it targets, its selection and where it stands."""
+
+    __tablename__ = "bulk_campaign"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    selection: Mapped[str] = mapped_column(String(255), unique=True)  # canonical text of the plan's options
+    target: Mapped[str] = mapped_column(String(96))  # NAME@VERSION, or "context N"
+    state: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str | None] = mapped_column(Text)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    timeout_s: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Job(Base):
+    """One unit of work (observation, release, context) of a campaign, and its product once made."""
+
+    __tablename__ = "job"
+    __table_args__ = (
+        UniqueConstraint("obs_id", "pipeline", "pipeline_version", "context", name="uq_job_work"),
+        Index("ix_job_queue", "campaign_id", "state", "priority"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("bulk_campaign.id"))
+    obs_id: Mapped[str] = mapped_column(String(128))
+    pipeline: Mapped[str] = mapped_column(String(64))
+    pipeline_version: Mapped[str] = mapped_column(String(32))
+    context: Mapped[str] = mapped_column(String(16))
+    source_id: Mapped[int] = mapped_column(ForeignKey("product.id"))  # the input product
+    replaces_id: Mapped[int] = mapped_column(ForeignKey("product.id"))  # the version it would supersede
+    why: Mapped[str] = mapped_column(Text)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(128))  # host:pid running it
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("product.id"), unique=True)  # published once

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -48,6 +48,14 @@ class StepSpec(_Strict):
     save: bool | None = Field(None, description="also write the product after this step")
 
 
+class ReprocessSpec(_Strict):
+    """Whether a release calls for reprocessing what earlier releases made (read by bulk planning)."""
+
+    policy: Literal["required", "optional", "none"] = Field(description="none: an archive does not "
+                                                            "reprocess for this release unless forced")
+    reason: str = Field(description="why, for the operators")
+
+
 class PipelineSpec(_Strict):
     """A calpipe pipeline definition."""
 
@@ -62,6 +70,8 @@ class PipelineSpec(_Strict):
     imports: list[ImportSpec] = Field(default_factory=list)
     parameters: dict[str, Any] = Field(default_factory=dict, description="values for ${name} in step params")
     steps: list[StepSpec] = Field(default_factory=list)
+    reprocess: ReprocessSpec | None = Field(None, description="reprocessing policy; not part of the "
+                                            "definition (its sha256 does not change)")
 
 
 class ConfigSpec(_Strict):
