@@ -181,6 +181,7 @@ def test_changing_a_programs_period_moves_its_release_dates(archive, tmp_path):
 INTERNAL = {  # functions that read stored files for the archive's own work, never for a requester
     ("ingest", "make"), ("ingest", "_extract"), ("ingest", "process"), ("ingest", "recover"),
     ("catalog", "verify"), ("retrieve", "_remade"),
+    ("bulk", "execute"), ("bulk", "_published"),  # a bulk job reads its input and checks its own result
 }
 READS = {"copy_out", "check", "path", "open"}
 
