@@ -130,6 +130,7 @@ def test_saturated_fowler_difference_falls_again():
     assert fc.saturated[first_saturated:].all(), "every brighter rate is saturated"
     assert 35000 < m[peak] < 44000
     assert (np.diff(m[: peak - 1]) > 0).all()  # rising branch
+    # falling branch, down to 0
     assert (np.diff(m[peak + 1:]) <= 0).all(), "falling branch decreases"
     assert m[-1] == 0.0, "difference reaches 0 when every read clips"
     # the same M is reached by a faint and a bright rate: double-valued
@@ -152,6 +153,7 @@ def test_encode_decode_sign_convention_and_wrap():
     assert insb.dtype == sias.dtype == np.uint16
     assert (sias == v).all(), "Si:As encodes V directly"
     assert (insb == 65535 - v).all(), "InSb encodes 65535 - V"
+    # negative sums wrap; zero is 65535 for InSb
     assert sias[0] == 65536 - 10, "negative sums wrap for Si:As"
     assert insb[2] == 65535, "zero encodes as 65535 for InSb"
     for ch in (det.channel(1), det.channel(3)):
