@@ -71,8 +71,7 @@ def test_nanmedian_is_numpys_bit_for_bit(planes):
 
 def test_templates_and_chi2_by_hand():
     t = templates(0.6)
-    assert t.shape == (121, 25), "template shape"
-    assert np.all(t.sum(axis=1) > 0.99), "templates hold their charge"
+    assert t.shape == (121, 25) and np.all(t.sum(axis=1) > 0.99)
     stamp = 50.0 * t[60][None, :]  # centred template, flux 50: fitted exactly
     assert best_chi2(stamp, np.ones((1, 25)), t)[0] == pytest.approx(0.0, abs=1e-9)
     assert best_chi2(-stamp, np.ones((1, 25)), t)[0] == pytest.approx((stamp**2).sum())  # flux >= 0
@@ -96,9 +95,7 @@ def test_second_pixels_of_a_hit_are_grown_into_the_flag():
     data[7, 7] += 60 * SIGMA
     data[7, 8] += 30 * SIGMA
     found = find_hits(data, np.full(data.shape, SIGMA), np.ones(data.shape, bool), 1.36 / FWHM_PER_SIGMA)
-    assert found.sum() == 2, "two pixels found"
-    assert found[7, 7], "first hit pixel found"
-    assert found[7, 8], "second hit pixel found"
+    assert found.sum() == 2 and found[7, 7] and found[7, 8]
 
 
 def test_step_sets_radhit_and_outlier_and_keeps_the_data():
@@ -110,10 +107,8 @@ def test_step_sets_radhit_and_outlier_and_keeps_the_data():
     model.dq = dq
     out = IracRadhitStep().process(model, {}, IracRadhitStep.Params())
     flagged = (out.artifacts & art.RADHIT) != 0
-    assert flagged[peaks[1:, 0], peaks[1:, 1]].mean() >= 0.9, "at least 90 % of the hits flagged"
-    assert not flagged[sat_y, sat_x], "a hit next to a saturated pixel is not flagged"
-    assert np.all(out.dq[flagged] & DQ.OUTLIER), "flagged pixels carry OUTLIER"
-    assert not np.any(out.dq[flagged] & DQ.DO_NOT_USE), "flagged pixels not DO_NOT_USE"
+    assert flagged[peaks[1:, 0], peaks[1:, 1]].mean() >= 0.9 and not flagged[sat_y, sat_x]
+    assert np.all(out.dq[flagged] & DQ.OUTLIER) and not np.any(out.dq[flagged] & DQ.DO_NOT_USE)
     assert np.array_equal(out.data, data.astype(np.float32))
     strict = IracRadhitStep().process(bcd(data, err=err), {}, IracRadhitStep.Params(do_not_use=True))
     assert np.all(strict.dq[(strict.artifacts & art.RADHIT) != 0] & DQ.DO_NOT_USE)
