@@ -86,7 +86,7 @@ def in_process(raws: list[Path], store: Path, out_dir: Path, reps: int) -> InPro
     load_only_calpipe_plugins()  # as strun
     registry = get_registry()
     pipeline = resolve(PIPELINE, registry)
-    runner = Runner(pipeline, registry.ref_resolver(pipeline, None, store, {}))
+    runner = Runner(pipeline, registry.ref_resolver(pipeline, None, store, {}), registry=registry)
     res = InProcess([], [], {s.id: [] for s in pipeline.steps}, [], [], 0.0)
     for i in range(reps + 1):
         path = raws[i % len(raws)]

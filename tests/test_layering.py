@@ -10,7 +10,7 @@ the standard library and third-party packages, and ``calpipe`` itself for ``__ve
     steps, pipelines     ->  core                   (a step imports no instrument)
     refdata, level0      ->  core
     reproduce            ->  core, refdata          (the recorded reference files come from the store)
-    archive              ->  core                   (and names no instrument)
+    archive              ->  core, refdata, level0, reproduce   (and names no instrument)
     core                 ->  nothing else of calpipe
 """
 
@@ -40,7 +40,9 @@ RULES: dict[str, tuple[str, ...]] = {
     "calpipe.refdata": ("calpipe.core", "calpipe.refdata"),
     "calpipe.level0": ("calpipe.core", "calpipe.level0"),
     "calpipe.reproduce": ("calpipe.core", "calpipe.reproduce", "calpipe.refdata"),
-    "calpipe.archive": ("calpipe.core", "calpipe.archive"),
+    # ARCHIVE.md: it extracts telemetry (level0), takes the newest context (refdata), remakes (reproduce)
+    "calpipe.archive": ("calpipe.core", "calpipe.refdata", "calpipe.level0", "calpipe.reproduce",
+                        "calpipe.archive"),
 }
 ANYONE_MAY_IMPORT = ("calpipe",)  # exactly the top package (__version__), not its subpackages
 

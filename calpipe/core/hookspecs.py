@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from .runner import RefResolver
+    from .refs import RefResolver
     from .step import Step
 
 PROJECT = "calpipe"
@@ -143,8 +143,30 @@ def calpipe_refsets() -> list[RefSet]:
 
 @hookspec(firstresult=True)
 def calpipe_ref_resolver(pipeline: Any, context: int | None, store: Path | None,
-                         overrides: dict[str, Path]) -> RefResolver | None:
-    """A reference resolver for a run (the reference-data system implements this)."""
+                         overrides: dict[str, Path], registry: Any) -> RefResolver | None:
+    """A reference resolver for a run (the reference-data system implements this).
+
+    ``registry`` is the Registry the pipeline was resolved with (its reference types and sets).
+    """
+
+
+@dataclass(frozen=True)
+class Processing:
+    """How an archive processes a raw product of one kind by default, up to Level 2.
+
+    A raw product whose INSTRUME is ``instrument`` (any case) and whose primary
+    header has every ``match`` keyword at the given value goes through ``chain``:
+    registered pipeline names, each run on the previous one's product.
+    """
+
+    instrument: str
+    chain: tuple[str, ...]
+    match: tuple[tuple[str, Any], ...] = ()
+
+
+@hookspec
+def calpipe_processing() -> list[Processing]:
+    """Default processing chains for the raw products of this plugin's instruments (the archive runs them)."""
 
 
 @hookspec

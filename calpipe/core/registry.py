@@ -183,6 +183,35 @@ class Registry:
             found[key] = rt
         return found
 
+    @functools.cached_property
+    def processing(self) -> list[hookspecs.Processing]:
+        """Every declared default processing chain, its pipelines checked to be registered."""
+        found = []
+        for plugin_name, proc in self._collect(self._pm.hook.calpipe_processing):
+            for name in proc.chain:
+                if name not in self._pipelines:
+                    raise RegistryError(f"{self._describe_plugin(plugin_name)} declares processing of "
+                                        f"{proc.instrument} by pipeline '{name}', which no plugin ships")
+            found.append(proc)
+        return found
+
+    def processing_for(self, instrument: str | None, keyword: Any) -> hookspecs.Processing | None:
+        """The chain for a raw product of ``instrument``; ``keyword(KEY)`` reads its header.
+
+        The declaration matching the most keywords wins; two equally specific ones are a conflict.
+        """
+        if not instrument:
+            return None
+        fits = [p for p in self.processing if p.instrument.lower() == instrument.lower()
+                and all(_same_value(keyword(k), v) for k, v in p.match)]
+        if not fits:
+            return None
+        fits.sort(key=lambda p: -len(p.match))
+        if len(fits) > 1 and len(fits[0].match) == len(fits[1].match):
+            raise RegistryError(f"two plugins declare processing for the same {instrument} products: "
+                                f"{fits[0].chain} and {fits[1].chain}; uninstall one")
+        return fits[0]
+
     def refsets(self) -> list[hookspecs.RefSet]:
         return sorted((rs for _, rs in self._collect(self._pm.hook.calpipe_refsets)),
                       key=lambda rs: (rs.context, rs.name))
@@ -191,13 +220,18 @@ class Registry:
                      overrides: dict[str, Path]) -> Any:
         """The installed reference-data system's resolver, or None if there is none."""
         return self._pm.hook.calpipe_ref_resolver(pipeline=pipeline, context=context, store=store,
-                                                  overrides=overrides)
+                                                  overrides=overrides, registry=self)
 
     def add_commands(self, subparsers: Any) -> None:
         self._pm.hook.calpipe_add_commands(subparsers=subparsers)
         sim = subparsers.add_parser("sim", help="simulate raw data (with its truth) for an instrument")
         self._pm.hook.calpipe_add_sim_commands(
             subparsers=sim.add_subparsers(dest="instrument", required=True, metavar="INSTRUMENT"))
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """Header values compare as text when their types differ (MIPSBAND 24 vs '24')."""
+    return a == b or (a is not None and str(a).strip().lower() == str(b).strip().lower())
 
 
 def _qualname(cls: type) -> str:

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from .association import Group, ProductSet, refuse_same_data
 from .errors import CalpipeError, InputDataError, RefDataError, StepFailedError, UsageError
@@ -30,44 +30,12 @@ from .provenance import (
 )
 from .provenance import apply as apply_provenance
 from .refcheck import check_reference
+from .refs import OverrideResolver, RefResolver
+
+if TYPE_CHECKING:
+    from .registry import Registry
 
 log = logging.getLogger("calpipe")
-
-
-@dataclass(frozen=True)
-class RefFile:
-    """A resolver's answer; ``sha256`` (if known) is checked against the file's bytes."""
-
-    reftype: str
-    path: Path
-    overridden: bool
-    sha256: str | None = None
-    name: str | None = None  # the file's own name, when the path is a content address
-
-
-class RefResolver(Protocol):
-    """Chooses reference files for a product; the reference-data system implements it."""
-
-    context: str | None
-
-    def resolve(self, reftype: str, product: Any) -> RefFile: ...
-
-
-class OverrideResolver:
-    """Only what the user named with --ref TYPE=PATH; used until a context is configured."""
-
-    context = None
-
-    def __init__(self, overrides: dict[str, Path] | None = None):
-        self.overrides = {k: Path(v) for k, v in (overrides or {}).items()}
-
-    def resolve(self, reftype: str, product: Any) -> RefFile:
-        if reftype not in self.overrides:
-            raise RefDataError(
-                f"no reference file for type '{reftype}' and no reference context configured; "
-                f"pass --ref {reftype}=PATH"
-            )
-        return RefFile(reftype, self.overrides[reftype], overridden=True)
 
 
 @dataclass
@@ -87,29 +55,18 @@ class Runner:
     """Runs one resolved pipeline; reusable across many inputs in one process."""
 
     def __init__(self, pipeline: ResolvedPipeline, resolver: RefResolver | None = None,
-                 models: dict[str, type] | None = None, plugins: dict[str, str] | None = None):
+                 models: dict[str, type] | None = None, plugins: dict[str, str] | None = None, *,
+                 registry: Registry | None = None):
+        """``registry`` supplies the model classes and plugin versions not given as ``models``/``plugins``."""
+        if registry is None and (models is None or plugins is None):
+            raise TypeError("Runner needs the registry the pipeline was resolved with (registry=...), "
+                            "or both models= and plugins=")
         self.pipeline = pipeline
         self.resolver = resolver or OverrideResolver()
-        self._models = models
-        self._plugins = plugins
+        self.models: dict[str, type] = models if models is not None else registry.models
+        self.plugins: dict[str, str] = plugins if plugins is not None else registry.plugin_versions()
         self._instances = {s.id: s.step() for s in pipeline.steps}
         self._ref_cache: dict[tuple[Path, str], LoadedRef] = {}
-
-    @property
-    def models(self) -> dict[str, type]:
-        if self._models is None:
-            from .registry import get_registry
-
-            self._models = get_registry().models
-        return self._models
-
-    @property
-    def plugins(self) -> dict[str, str]:
-        if self._plugins is None:
-            from .registry import get_registry
-
-            self._plugins = get_registry().plugin_versions()
-        return self._plugins
 
     # -- inputs and references -------------------------------------------------------
     def check_input(self, model: Any, name: str) -> None:

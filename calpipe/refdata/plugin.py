@@ -10,14 +10,12 @@ from calpipe.core.hookspecs import hookimpl
 
 
 @hookimpl
-def calpipe_ref_resolver(pipeline, context, store, overrides):
-    from calpipe.core.registry import get_registry
-
+def calpipe_ref_resolver(pipeline, context, store, overrides, registry):
     from .resolver import ContextResolver
     from .store import Store, default_root
 
     number = context if context is not None else pipeline.refdata
-    return ContextResolver(Store(default_root(store)), number, overrides, get_registry())
+    return ContextResolver(Store(default_root(store)), number, overrides, registry)
 
 
 @hookimpl

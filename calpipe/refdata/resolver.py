@@ -9,7 +9,7 @@ from typing import Any
 
 from calpipe.core.errors import InputDataError, RefDataError
 from calpipe.core.models.keywords import keyword_values
-from calpipe.core.runner import RefFile
+from calpipe.core.refs import RefFile
 
 from .context import Context
 from .rules import Choice, NoMatch, select

@@ -18,8 +18,9 @@ from calpipe.core.errors import InputDataError, RefDataError, UsageError
 from calpipe.core.pipeline import ResolvedPipeline, resolve
 from calpipe.core.provenance import PLATFORM, sha256_file, software_versions
 from calpipe.core.provenance import read as read_provenance
+from calpipe.core.refs import RefFile
 from calpipe.core.registry import Registry
-from calpipe.core.runner import RefFile, Runner
+from calpipe.core.runner import Runner
 from calpipe.refdata.resolver import ContextResolver
 from calpipe.refdata.store import Store
 
@@ -146,7 +147,7 @@ def reproduce(product: Path, registry: Registry, store: Store, out_dir: Path, gi
     if drift and not allow_software_drift:
         raise UsageError(f"{product.name} was made with other software: {'; '.join(drift)} "
                          "(install those versions, or pass --allow-software-drift to try anyway)")
-    return _rerun(Runner(pipeline, resolver), product, inputs, out_dir), drift
+    return _rerun(Runner(pipeline, resolver, registry=registry), product, inputs, out_dir), drift
 
 
 def reprocess_latest(product: Path, registry: Registry, store: Store, out_dir: Path,
@@ -157,4 +158,4 @@ def reprocess_latest(product: Path, registry: Registry, store: Store, out_dir: P
     pipeline = resolve(name, registry)
     inputs = find_inputs(record, product, list(given or []), list(search or []))
     resolver = ContextResolver(store, None, {}, registry)
-    return _rerun(Runner(pipeline, resolver), product, inputs, out_dir), record
+    return _rerun(Runner(pipeline, resolver, registry=registry), product, inputs, out_dir), record

@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 
 from calpipe.core import provenance
+from calpipe.core.api import run
 from calpipe.core.association import ProductSet, group_name, load_association
 from calpipe.core.cli.strun import main as strun
 from calpipe.core.errors import InputDataError
 from calpipe.core.hookspecs import hookimpl
 from calpipe.core.io import open_product
+from calpipe.core.pipeline import Overrides
 from calpipe.core.provenance import sha256_file
 from calpipe.core.registry import Registry
 from calpipe.core.step import Step
@@ -78,8 +80,8 @@ def members(tmp_path_factory):
         raw = root / "sim" / f"OBS_0042_{k + 1:04d}.fits"
         raw.parent.mkdir(exist_ok=True)
         shutil.copy(files.image, raw)
-        assert strun(["generic_image2", str(raw), "-o", str(root / "obs"), "-q",
-                      "--ref", f"mask={files.mask}", "--ref", f"flat={files.flat}"]) == 0
+        run("generic_image2", [raw], root / "obs", refs={"mask": files.mask, "flat": files.flat},
+            on_error="raise")
         paths.append(root / "obs" / f"OBS_0042_{k + 1:04d}_cal.fits")
     return paths, files.mask
 
@@ -174,8 +176,8 @@ def test_an_ordinary_pipeline_runs_each_member_of_an_association(members, tmp_pa
     monkeypatch.setenv("CALPIPE_ALLOWED_DIRS", str(paths[0].parent))  # members named from elsewhere
     asn = tmp_path / "obs.yaml"
     asn.write_text("name: OBS\nmembers:\n" + "".join(f"  - {p}\n" for p in paths))
-    assert strun(["generic_image2", str(asn), "-o", str(tmp_path / "out"), "-q",
-                  "--skip", "flat_field", "--ref", f"mask={mask}"]) == 0
+    run("generic_image2", [asn], tmp_path / "out", overrides=Overrides(skip=["flat_field"]),
+        refs={"mask": mask}, on_error="raise")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         f"OBS_0042_{k:04d}_cal.fits" for k in (1, 2, 3)]
 

@@ -15,14 +15,15 @@ from calpipe.core.io import open_product, write_atomic
 from calpipe.core.models.dqflags import DQ
 from calpipe.core.pipeline import Overrides, resolve
 from calpipe.core.provenance import sha256_file
+from calpipe.core.refs import OverrideResolver
 from calpipe.core.registry import Registry, get_registry
-from calpipe.core.runner import OverrideResolver, Runner
+from calpipe.core.runner import Runner
 from calpipe.core.step import Step
 
 
 def _runner(demo, overrides=None, registry=None, pipeline="generic_image2"):
     p = resolve(pipeline, registry or get_registry(), overrides)
-    return Runner(p, OverrideResolver({"mask": demo.mask, "flat": demo.flat}))
+    return Runner(p, OverrideResolver({"mask": demo.mask, "flat": demo.flat}), registry=get_registry())
 
 
 def test_calibrated_image_matches_truth(demo_session, tmp_path):
@@ -131,7 +132,7 @@ def test_failing_step_writes_nothing_and_names_step_and_input(demo_session, tmp_
 
 def test_missing_reference_fails_before_any_step(demo_session, tmp_path):
     p = resolve("generic_image2", get_registry())
-    runner = Runner(p, OverrideResolver({"mask": demo_session.mask}))
+    runner = Runner(p, OverrideResolver({"mask": demo_session.mask}), registry=get_registry())
     with pytest.raises(RefDataError, match=r"no reference file for type 'flat'.*--ref flat=PATH"):
         runner.run_file(demo_session.image, tmp_path)
     assert list(tmp_path.iterdir()) == []
@@ -139,7 +140,7 @@ def test_missing_reference_fails_before_any_step(demo_session, tmp_path):
 
 def test_reference_of_the_wrong_type(demo_session, tmp_path):
     p = resolve("generic_image2", get_registry())
-    runner = Runner(p, OverrideResolver({"mask": demo_session.flat, "flat": demo_session.flat}))
+    runner = Runner(p, OverrideResolver({"mask": demo_session.flat, "flat": demo_session.flat}), registry=get_registry())
     with pytest.raises(RefDataError, match="REFTYPE = 'flat', but it was given as 'mask'"):
         runner.run_file(demo_session.image, tmp_path)
 
@@ -149,7 +150,7 @@ def test_reference_of_the_wrong_shape(demo_session, tmp_path):
     small.dq = small.dq[:64, :64].copy()
     path = write_atomic(small, tmp_path / "small_mask.fits")
     p = resolve("generic_image2", get_registry())
-    runner = Runner(p, OverrideResolver({"mask": path, "flat": demo_session.flat}))
+    runner = Runner(p, OverrideResolver({"mask": path, "flat": demo_session.flat}), registry=get_registry())
     # refused when opened, before any step: a demo mask covers the 128x128 detector
     with pytest.raises(RefDataError, match=r"small_mask.fits \(sha256 [0-9a-f]{16}…\) does not hold a demo "
                                            r"mask: DQ has shape 64x64, not 128x128") as err:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
+from calpipe.core.api import run
 from calpipe.core.cli.calpipe import main as calpipe
-from calpipe.core.cli.strun import main as strun
 from calpipe.core.io import open_product
 from calpipe.core.registry import get_registry
 
@@ -136,7 +136,7 @@ def test_nir_detector1_gives_the_same_rate(clean, tmp_path):
     extracted = tmp_path / "raw" / product_name(clean.raws[NIR_TAG])
     rates = []
     for i, raw in enumerate((clean.raws[NIR_TAG], extracted)):
-        assert strun(["nir_detector1", str(raw), "-o", str(tmp_path / f"rate{i}"), "-q"]) == 0
+        run("nir_detector1", [raw], tmp_path / f"rate{i}", on_error="raise")
         rate = open_product(tmp_path / f"rate{i}" / raw.name.replace("_uncal", "_rate"))
         rates.append([getattr(rate, a).tobytes() for a in ("data", "err", "dq")])
     assert rates[0] == rates[1]

@@ -168,13 +168,10 @@ def digests_of_entry(entry: dict) -> dict[str, dict[str, str]]:
 
 def run(release: str, source: Path, out_dir: Path) -> Path:
     """The release's product from ``source``, with the release's own reference context."""
-    from calpipe.core.cli.strun import main as strun
-    from calpipe.core.pipeline import resolve
-    from calpipe.core.registry import get_registry
+    from calpipe.core.api import run as run_pipeline
 
-    if strun([release, str(source), "-o", str(out_dir), "-q"]) != 0:
-        raise RuntimeError(f"{release} failed on {source}")
-    [product] = out_dir.glob(f"*_{resolve(release, get_registry()).suffix}.fits")
+    report = run_pipeline(release, [source], out_dir, on_error="raise")
+    [product] = (p for p in report.outputs if p.stem.endswith(f"_{report.pipeline.suffix}"))
     return product
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from calpipe.core import fingerprint
+from calpipe.core.api import run
 from calpipe.core.cli.calpipe import main as calpipe
-from calpipe.core.cli.strun import main as strun
 from calpipe.core.errors import InputDataError, RefDataError, UsageError
 from calpipe.core.hookspecs import hookimpl
 from calpipe.core.io import open_product, write_atomic
@@ -27,8 +27,7 @@ def made(demo, tmp_path):
     """A generic_image2 product made with built-in context 1 in a private store."""
     root = tmp_path / "store"
     init(Store(root), get_registry(), upto=1)
-    assert strun(["generic_image2", str(demo.image), "--refdata", str(root), "-o", str(tmp_path / "v1"),
-                  "-q"]) == 0
+    run("generic_image2", [demo.image], tmp_path / "v1", refdata=root, on_error="raise")
     return tmp_path / "v1" / "demo_image_cal.fits", demo.image, Store(root)
 
 

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from calpipe.core.api import input_groups
 from calpipe.core.cli.calpipe import main as calpipe
-from calpipe.core.cli.strun import input_groups
 from calpipe.core.cli.strun import main as strun
 from calpipe.core.errors import UsageError
 from calpipe.core.pipeline import resolve

@@ -23,8 +23,9 @@ from calpipe.core.errors import ConfigProblems, InputDataError, RefDataError
 from calpipe.core.io import open_product, write_atomic
 from calpipe.core.pipeline import resolve
 from calpipe.core.refcheck import check_reference, content_problems
+from calpipe.core.refs import OverrideResolver
 from calpipe.core.registry import Registry, get_registry
-from calpipe.core.runner import OverrideResolver, Runner
+from calpipe.core.runner import Runner
 
 from ..core.test_association import PIPELINE as STACK_PIPELINE
 from ..core.test_association import Plugin as StackPlugin
@@ -115,11 +116,12 @@ def test_a_relabelled_flat_is_refused_when_used_as_a_dark(nir_refs, tmp_path):
     pipeline = tmp_path / "dark_only.yaml"
     pipeline.write_text("name: dark_only\nversion: 1.0.0\ninstrument: nir\ninput: 1\noutput: 1\n"
                         "steps:\n  - {id: dark_current, step: dark_current}\n")
-    runner = Runner(resolve(str(pipeline), get_registry()), OverrideResolver({"dark": edited}))
+    runner = Runner(resolve(str(pipeline), get_registry()), OverrideResolver({"dark": edited}), registry=get_registry())
     with pytest.raises(RefDataError, match=r"nir_flat_as_dark.fits \(sha256 [0-9a-f]{16}…\) does not hold "
                                            r"a nir dark: SCI median 1 is outside -0.5..0.5"):
         runner.load_refs(None)
-    good = Runner(resolve(str(pipeline), get_registry()), OverrideResolver({"dark": nir_refs["dark"]}))
+    good = Runner(resolve(str(pipeline), get_registry()), OverrideResolver({"dark": nir_refs["dark"]}),
+                  registry=get_registry())
     assert good.load_refs(None)["dark"].use.name == nir_refs["dark"].name
 
 
@@ -280,7 +282,7 @@ def irac_raw(tmp_path_factory) -> Path:
 
 
 def _check(pipeline: str, path: Path) -> None:
-    Runner(resolve(pipeline, get_registry())).check_input(open_product(path), path.name)
+    Runner(resolve(pipeline, get_registry()), registry=get_registry()).check_input(open_product(path), path.name)
 
 
 @pytest.mark.parametrize(("crop", "message"), [

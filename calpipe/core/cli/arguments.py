@@ -85,18 +85,6 @@ def directory(text: str) -> Path:
     return Path(text)
 
 
-def check_output_dir(path: Path, option: str = "-o") -> None:
-    """Refuse an output directory that is a file, or lies under one, before any work."""
-    from ..errors import UsageError
-
-    for parent in (path, *path.parents):
-        if parent.exists():
-            if not parent.is_dir():
-                what = "exists and is not a directory" if parent == path else f"{parent} is a file"
-                raise UsageError(f"{option} {path}: {what} (choose a directory)")
-            return
-
-
 def setup_logging(quiet: bool, verbose: bool) -> None:
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
     logging.basicConfig(level=level, format=_LOG_FORMAT, stream=sys.stderr, force=True)

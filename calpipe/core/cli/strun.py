@@ -15,7 +15,6 @@ from pathlib import Path
 
 from .arguments import (
     build_overrides,
-    check_output_dir,
     directory,
     extract_step_options,
     guarded,
@@ -102,31 +101,26 @@ def _main(argv: list[str]) -> int:
 
 
 def _run(pipeline, args) -> int:
-    import functools
-
-    from ..models.asdf_plugins import load_only_calpipe_plugins
+    from .. import api
     from ..registry import get_registry
-    from ..runner import Runner
 
-    load_only_calpipe_plugins()  # this process handles calpipe products only
-    refs = _check_run_options(pipeline, args)
-    args.groups = input_groups(pipeline, args.inputs, args.output_dir, args.save_intermediates)
-    resolver = make_resolver(get_registry(), pipeline, args.context, args.refdata, refs)
-    runner = Runner(pipeline, resolver)
+    refs = dict(split_assignment(r, "--ref") for r in args.ref)
     if args.dry_run:
-        return _dry_run(runner, args.groups)
-
-    context = args.context
-    from_store = set(pipeline.reftypes()) - set(refs)
-    if args.jobs > 1 and len(args.groups) > 1 and from_store and hasattr(resolver, "pin"):
-        context = resolver.pin()  # settle (and install) the context once, before the workers start
-    args.make_runner = functools.partial(build_runner, pipeline.definition(), context, args.refdata, refs)
-    if len(args.groups) == 1:
-        for out in runner.run_group(args.groups[0], args.output_dir, args.save_intermediates):
+        prep = api.prepare(pipeline, args.inputs, context=args.context, refs=refs, refdata=args.refdata,
+                           output_dir=args.output_dir, save_intermediates=args.save_intermediates,
+                           registry=get_registry())
+        return _dry_run(prep.runner, prep.groups)
+    options = dict(context=args.context, refs=refs, refdata=args.refdata, jobs=args.jobs,
+                   save_intermediates=args.save_intermediates, registry=get_registry())
+    api.check_refs(pipeline, refs)
+    api.check_output_dir(args.output_dir)
+    groups = api.input_groups(pipeline, args.inputs, args.output_dir, args.save_intermediates)
+    if len(groups) == 1:  # one run: its error is the command's (with its traceback under --debug)
+        for out in api.run(pipeline, groups, args.output_dir, **options, on_error="raise").outputs:
             if not args.quiet:
                 print(out)
         return 0
-    outcomes = _run_with_progress(runner, args.groups, args)
+    outcomes = _run_with_progress(pipeline, groups, args, options)
     failed = [o for o in outcomes if o.error]
     if not args.quiet:
         for o in outcomes:
@@ -139,98 +133,17 @@ def _run(pipeline, args) -> int:
     return failed[0].exit_code if failed else 0
 
 
-def _run_with_progress(runner, inputs, args):
-    from ..runner import run_many
+def _run_with_progress(pipeline, groups, args, options):
+    from .. import api
 
     if args.quiet:
-        return run_many(runner, inputs, args.output_dir, args.jobs, args.save_intermediates,
-                        make_runner=args.make_runner)
+        return api.run(pipeline, groups, args.output_dir, **options).outcomes
     from rich.progress import Progress
 
     with Progress(transient=True, redirect_stderr=False) as bar:
-        task = bar.add_task(f"{runner.pipeline.name}", total=len(inputs))
-        return run_many(runner, inputs, args.output_dir, args.jobs, args.save_intermediates,
-                        progress=lambda _: bar.advance(task), make_runner=args.make_runner)
-
-
-def _check_run_options(pipeline, args) -> dict[str, Path]:
-    """--ref types and files, the output directory and input names, checked before any work."""
-    from ..errors import RefDataError, UsageError
-    from ..params import did_you_mean
-
-    refs = {t: Path(p) for t, p in (split_assignment(r, "--ref") for r in args.ref)}
-    for reftype, path in refs.items():
-        if reftype not in pipeline.reftypes():
-            hint = did_you_mean(reftype, pipeline.reftypes()) or f"it uses: {', '.join(pipeline.reftypes())}"
-            raise UsageError(f"--ref {reftype}=...: {pipeline.name} uses no '{reftype}' reference ({hint})")
-        if not path.is_file():
-            raise RefDataError(f"--ref {reftype}={path}: file not found (check the path)")
-    check_output_dir(args.output_dir)
-    return refs
-
-
-def input_groups(pipeline, inputs: list[Path], output_dir: Path | None = None,
-                 save_intermediates: bool = False) -> list:
-    """What each run takes: association files (.yaml/.yml/.json) and product files.
-
-    A pipeline that combines takes each association as one run and all loose
-    product files together as another; any other pipeline runs every member
-    and every file on its own. With ``output_dir``, runs whose outputs collide
-    (or overwrite another run's input) are refused before anything runs.
-    """
-    from ..association import ASSOCIATION_SUFFIXES, Group, group_name, load_association
-    from ..errors import UsageError
-
-    associations = [load_association(p) for p in inputs if p.suffix.lower() in ASSOCIATION_SUFFIXES]
-    files = [p for p in inputs if p.suffix.lower() not in ASSOCIATION_SUFFIXES]
-    if pipeline.combines:
-        paths = [p.resolve() for p in files]
-        twice = sorted({str(p) for p in files if paths.count(p.resolve()) > 1})
-        if twice:
-            raise UsageError(f"{', '.join(twice)} given more than once: each member counts once in a "
-                             "combined product")
-        groups = associations + ([Group(group_name(files, pipeline.name), tuple(files), files[0])]
-                                 if files else [])
-        names = [g.name for g in groups]
-    else:
-        groups = [Group.of(p) for a in associations for p in a.members] + [Group.of(p) for p in files]
-        names = [g.source.name for g in groups]
-    clash = sorted({n for n in names if names.count(n) > 1})
-    if clash:
-        raise UsageError(f"inputs {', '.join(clash)} appear more than once by name; their outputs would "
-                         "overwrite each other (run them into different -o directories)")
-    if output_dir is not None:
-        from ..runner import refuse_collisions
-
-        refuse_collisions(pipeline, groups, output_dir, save_intermediates)
-    return groups
-
-
-def make_resolver(registry, pipeline, context, store, refs):
-    """The installed reference-data system's resolver, or --ref overrides alone without one."""
-    from ..runner import OverrideResolver
-
-    resolver = registry.ref_resolver(pipeline, context, store, refs)
-    if resolver is None:
-        if context is not None:
-            from ..errors import UsageError
-
-            raise UsageError("--context needs a reference-data plugin, and none is installed")
-        resolver = OverrideResolver(refs)
-    return resolver
-
-
-def build_runner(definition: dict, context: int | None, store: Path | None, refs: dict[str, Path]):
-    """A worker's runner, rebuilt from the frozen definition and the context the parent settled."""
-    from ..models.asdf_plugins import load_only_calpipe_plugins
-    from ..pipeline import ResolvedPipeline
-    from ..registry import get_registry
-    from ..runner import Runner
-
-    load_only_calpipe_plugins()
-    registry = get_registry()
-    pipeline = ResolvedPipeline.from_definition(definition, registry, "strun worker")
-    return Runner(pipeline, make_resolver(registry, pipeline, context, store, refs))
+        task = bar.add_task(f"{pipeline.name}", total=len(groups))
+        return api.run(pipeline, groups, args.output_dir, **options,
+                       progress=lambda _: bar.advance(task)).outcomes
 
 
 def _dry_run(runner, groups) -> int:

@@ -57,16 +57,16 @@ def make_demo_data(out: Path, seed: int = 1) -> DemoFiles:
 
 
 def run_demo(out: Path, seed: int = 1, refdata: Path | None = None) -> int:
-    """Make the data, calibrate it with strun (references from the store), compare with truth."""
-    from calpipe.core.cli.strun import main as strun
+    """Make the data, calibrate it (references from the store), compare with truth."""
+    from calpipe.core.api import run
+    from calpipe.core.cli.arguments import setup_logging
     from calpipe.core.io import open_product
 
+    setup_logging(quiet=False, verbose=False)  # one line per step, as strun shows
     files = make_demo_data(Path(out), seed)
-    store = ["--refdata", str(refdata)] if refdata else []
-    code = strun(["generic_image2", str(files.image), "-o", str(out), *store])
-    if code:
-        return code
-    cal = open_product(Path(out) / "demo_image_cal.fits")
+    [path] = run("generic_image2", [files.image], out, refdata=refdata, on_error="raise").outputs
+    print(path)
+    cal = open_product(path)
     truth = open_product(files.truth)
     good = (cal.dq & DQ.DO_NOT_USE) == 0
     pull = (cal.data - truth.data)[good] / cal.err[good]

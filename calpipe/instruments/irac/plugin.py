@@ -100,3 +100,10 @@ def _sim(args) -> int:
     from .simulate import run
 
     return run(args)
+
+
+@hookimpl
+def calpipe_processing():
+    from calpipe.core.hookspecs import Processing
+
+    return [Processing("irac", ("irac_bcd",))]

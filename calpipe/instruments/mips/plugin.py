@@ -109,3 +109,11 @@ def _sim(args) -> int:
     from .simulate import run
 
     return run(args)
+
+
+@hookimpl
+def calpipe_processing():
+    from calpipe.core.hookspecs import Processing
+
+    return [Processing("mips", (f"mips{band}_bcd",), (("DETECTOR", f"MIPS{band}"),))
+            for band in (24, 70, 160)]

@@ -102,3 +102,10 @@ def _sim(args) -> int:
     from .simulate import run
 
     return run(args)
+
+
+@hookimpl
+def calpipe_processing():
+    from calpipe.core.hookspecs import Processing
+
+    return [Processing("nir", ("nir_detector1", "nir_image2"))]

@@ -1,4 +1,4 @@
-"""irac_bcd through strun on simulated frames, against the simulator's truth (figures as in the README, "irac")."""
+"""irac_bcd through the run API on simulated frames, against the simulator's truth (figures as in the README, "irac")."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asdf
 import numpy as np
 import pytest
 
-from calpipe.core.cli.strun import main as strun
+from calpipe.core.api import run
 from calpipe.core.io import open_product
 from calpipe.core.models.dqflags import DQ
 from calpipe.instruments.irac import artifacts
@@ -22,7 +22,7 @@ def _truth(path):
 def test_uniform_sky_within_one_percent(tmp_path, channel):
     [sim] = simulate(tmp_path / "raw", channel=channel, frame_time=12.0, seed=4, sources=[], sky=5.0,
                      cosmic_rays=False)
-    assert strun(["irac_bcd", str(sim.raw), "-o", str(tmp_path / "out"), "-q"]) == 0
+    run("irac_bcd", [sim.raw], tmp_path / "out", on_error="raise")
     bcd = open_product(tmp_path / "out" / sim.raw.name.replace("_raw", "_bcd"))
     truth = _truth(sim.truth)
     assert bcd.meta.bunit_data == "MJy/sr" and bcd.meta.ref_context == "0003"
@@ -35,7 +35,7 @@ def test_uniform_sky_within_one_percent(tmp_path, channel):
 
 def test_radiation_hits_are_flagged_and_sources_are_not(tmp_path):
     [sim] = simulate(tmp_path / "raw", channel=1, frame_time=100.0, seed=8)
-    assert strun(["irac_bcd", str(sim.raw), "-o", str(tmp_path / "out"), "-q"]) == 0
+    run("irac_bcd", [sim.raw], tmp_path / "out", on_error="raise")
     bcd = open_product(tmp_path / "out" / sim.raw.name.replace("_raw", "_bcd"))
     truth = _truth(sim.truth)
     pixels = truth["radiation_pixels"]
@@ -61,6 +61,6 @@ def test_creator_names_the_pipeline_release_that_made_the_bcd(tmp_path):
 
     [sim] = simulate(tmp_path / "raw", channel=1, frame_time=12.0, seed=4, sources=[], cosmic_rays=False)
     assert fits.getheader(sim.raw)["CREATOR"] == ""
-    assert strun(["irac_bcd@1.1.0", str(sim.raw), "-o", str(tmp_path / "out"), "-q"]) == 0
+    run("irac_bcd@1.1.0", [sim.raw], tmp_path / "out", on_error="raise")
     header = fits.getheader(tmp_path / "out" / sim.raw.name.replace("_raw", "_bcd"))
     assert header["CREATOR"].startswith("irac_bcd 1.1.0 (calpipe ")

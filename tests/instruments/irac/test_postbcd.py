@@ -1,4 +1,4 @@
-"""irac_postbcd through strun on a simulated AOR: mosaic and source list against truth (README, "Level 3")."""
+"""irac_postbcd through the run API on a simulated AOR: mosaic and source list against truth (README, "Level 3")."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import pytest
 from astropy.io import fits
 
 from calpipe.core import provenance
-from calpipe.core.cli.strun import main as strun
+from calpipe.core.api import run
+from calpipe.core.errors import CalpipeError
 from calpipe.core.io import open_product
 from calpipe.core.provenance import sha256_file
 from calpipe.instruments.irac import detector as det
@@ -24,12 +25,12 @@ def aor(tmp_path_factory):
     """BCDs of one simulated channel-1 AOR, its association file and its mosaic."""
     root = tmp_path_factory.mktemp("aor")
     sims = simulate(root / "raw", channel=1, frame_time=12.0, naor_frames=NFRAMES, seed=21)
-    assert strun(["irac_bcd", *(str(s.raw) for s in sims), "-o", str(root / "bcd"), "-q"]) == 0
+    run("irac_bcd", [s.raw for s in sims], root / "bcd", on_error="raise")
     bcds = sorted((root / "bcd").glob("*_bcd.fits"))
     asn = root / "aor.yaml"
     asn.write_text("name: r12345678_ch1\nobservation: '12345678'\nmembers:\n"
                    + "".join(f"  - bcd/{p.name}\n" for p in bcds))
-    assert strun(["irac_postbcd", str(asn), "-o", str(root / "l3"), "-q"]) == 0
+    run("irac_postbcd", [asn], root / "l3", on_error="raise")
     with asdf.open(sims[0].truth, lazy_load=False, memmap=False) as af:
         truth = {k: np.asarray(v) for k, v in af.tree["aor_sources"].items()}
     return root / "l3" / "r12345678_ch1_i2d.fits", bcds, truth
@@ -70,16 +71,17 @@ def test_provenance_lists_every_member_with_its_own_history(aor):
     assert [s["id"] for s in record["steps"]] == ["mosaic", "i2d"]
 
 
-def test_channels_are_not_mosaicked_together(aor, tmp_path, capsys):
+def test_channels_are_not_mosaicked_together(aor, tmp_path):
     _, bcds, _ = aor
     other = tmp_path / bcds[1].name.replace("_I1_", "_I2_")
     with fits.open(bcds[1]) as hdul:
         hdul[0].header["CHNLNUM"] = 2
         hdul[0].header["DETECTOR"] = "IRAC2"
         hdul.writeto(other)
-    assert strun(["irac_postbcd", str(bcds[0]), str(other), "-o", str(tmp_path / "out"), "-q"]) == 3
-    err = capsys.readouterr().err
-    assert other.stem in err and "DETECTOR" in err
+    with pytest.raises(CalpipeError, match="DETECTOR") as refused:
+        run("irac_postbcd", [bcds[0], other], tmp_path / "out", on_error="raise")
+    assert refused.value.exit_code == 3
+    assert other.stem in str(refused.value)
     assert not (tmp_path / "out").exists()
 
 
@@ -89,10 +91,10 @@ def test_a_member_with_no_usable_pixel_is_left_out(aor, tmp_path):
     with fits.open(bcds[1]) as hdul:
         hdul["DQ"].data[:] = 1
         hdul.writeto(dead)
-    assert strun(["irac_postbcd", str(bcds[0]), str(dead), "-o", str(tmp_path / "out"), "-q"]) == 0
+    run("irac_postbcd", [bcds[0], dead], tmp_path / "out", on_error="raise")
     [out] = (tmp_path / "out").glob("*_i2d.fits")
     assert open_product(out).meta.mosaic.ncombine == 1
-    assert strun(["irac_postbcd", str(dead), "-o", str(tmp_path / "none"), "-q"]) == 3
+    assert run("irac_postbcd", [dead], tmp_path / "none").exit_code == 3
 
 
 def test_the_source_list_is_also_a_table_product_with_provenance(aor):

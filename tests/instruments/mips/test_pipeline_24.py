@@ -1,4 +1,4 @@
-"""mips24_bcd through strun on simulated DCEs, against the simulator's truth (figures as in the README, "mips")."""
+"""mips24_bcd through the run API on simulated DCEs, against the simulator's truth (figures as in the README, "mips")."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from calpipe.core.cli.strun import main as strun
+from calpipe.core.api import run
 from calpipe.core.io import open_product
 from calpipe.core.models.dqflags import DQ
+from calpipe.core.pipeline import Overrides
 from calpipe.instruments.mips import artifacts as art
 from calpipe.instruments.mips import detector as det
 from calpipe.instruments.mips.sky import FIELD_DEC, FIELD_RA
@@ -16,8 +17,8 @@ from calpipe.instruments.mips.sky import FIELD_DEC, FIELD_RA
 from .helpers import truth
 
 
-def _run(raw, out, *extra):
-    assert strun(["mips24_bcd", str(raw), "-o", str(out), "-q", *extra]) == 0
+def _run(raw, out, skip=()):
+    run("mips24_bcd", [raw], out, overrides=Overrides(skip=list(skip)), on_error="raise")
     return open_product(out / raw.name.replace("_raw", "_bcd"))
 
 
@@ -64,7 +65,7 @@ def test_droop_and_jailbar_residuals_below_0p3_sigma_read(uniform):
     assert ((bcd.artifacts & art.JAILBAR) != 0).any()
     # without the jailbar step the bars are there
     raw = uniform[0].raw
-    plain = _run(raw, tmp / "nojail", "--skip", "mips24_jailbar")
+    plain = _run(raw, tmp / "nojail", skip=["mips24_jailbar"])
     r2 = (plain.data - t["bcd"]) * t["flat"] / p["fluxconv"]
     ch2 = np.array([np.median(r2[:, c::4][good[:, c::4]]) for c in range(4)])
     assert np.abs(ch2 - ch2.mean()).max() / sigma_read > 1.0
@@ -75,7 +76,7 @@ def test_cosmic_rays_flagged_and_not_altered(tmp_path):
 
     [sim] = simulate(tmp_path / "raw", 24, 1, seed=8)
     bcd = _run(sim.raw, tmp_path / "out")
-    plain = _run(sim.raw, tmp_path / "plain", "--skip", "mips24_cosmicray")
+    plain = _run(sim.raw, tmp_path / "plain", skip=["mips24_cosmicray"])
     assert np.array_equal(bcd.data, plain.data) and np.array_equal(bcd.err, plain.err)  # flagged only
     t = truth(sim.truth)
     crb, px = t["cr_bcd"], t["cosmic_ray_pixels"]

@@ -9,17 +9,19 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from calpipe.core.cli.strun import main as strun
+from calpipe.core.api import run
+from calpipe.core.errors import InputDataError
 from calpipe.core.io import open_product
 from calpipe.core.models.dqflags import DQ
+from calpipe.core.pipeline import Overrides
 from calpipe.instruments.mips import artifacts as art
 from calpipe.instruments.mips.simulate import simulate
 
 from .helpers import truth
 
 
-def _run(pipeline, files, out, *extra):
-    assert strun([pipeline, *[str(f.raw) for f in files], "-o", str(out), "-q", *extra]) == 0
+def _run(pipeline, files, out, skip=()):
+    run(pipeline, [f.raw for f in files], out, overrides=Overrides(skip=list(skip)), on_error="raise")
     return [open_product(out / f.raw.name.replace("_raw", "_bcd")) for f in files]
 
 
@@ -96,7 +98,7 @@ def test_cosmic_rays_removed_not_biased_high(tmp_path):
     assert abs(detected.mean()) < 0.1 and 0.9 < detected.std() < 1.15, (detected.mean(), detected.std())
     assert all((b.artifacts[(b.dq & DQ.JUMP_DET) != 0] & art.RESP_BUMP).all() for b in bcds)
     # without jump detection the same pixels are far too bright
-    naive = _run("mips70_bcd", files[:1], tmp_path / "naive", "--skip", "jump")
+    naive = _run("mips70_bcd", files[:1], tmp_path / "naive", skip=["jump"])
     t = truth(files[0].truth)
     hits = t["cosmic_rays"]
     y, x = hits["y"].astype(int), hits["x"].astype(int)
@@ -126,12 +128,12 @@ def test_160um_end_to_end_through_the_strun_command(tmp_path):
         assert bcd.data.shape == (2, 20) and abs(np.median(bcd.data[good] / t["bcd"][good]) - 1) < 0.02
 
 
-def test_wrong_array_is_refused_with_exit_3(tmp_path, capsys):
+def test_wrong_array_is_refused_with_exit_3(tmp_path):
     [s24] = simulate(tmp_path / "r24", 24, 1, seed=1, noiseless=True)
     [s70] = simulate(tmp_path / "r70", 70, 1, seed=1, noiseless=True)
-    assert strun(["mips70_bcd", str(s24.raw), "-o", str(tmp_path / "out")]) == 3
-    err = capsys.readouterr().err
-    assert "MIPSBAND = 24" in err and "mips24_bcd" in err
-    assert strun(["mips24_bcd", str(s70.raw), "-o", str(tmp_path / "out")]) == 3
-    assert "mips70_bcd or mips160_bcd" in capsys.readouterr().err
+    with pytest.raises(InputDataError, match="MIPSBAND = 24") as refused:
+        run("mips70_bcd", [s24.raw], tmp_path / "out", on_error="raise")
+    assert "mips24_bcd" in str(refused.value)
+    with pytest.raises(InputDataError, match="mips70_bcd or mips160_bcd"):
+        run("mips24_bcd", [s70.raw], tmp_path / "out", on_error="raise")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

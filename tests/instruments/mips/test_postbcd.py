@@ -1,4 +1,4 @@
-"""mips_postbcd through strun on one simulated AOR in both bands: mosaics, lists and the band merge."""
+"""mips_postbcd through the run API on one simulated AOR in both bands: mosaics, lists and the band merge."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from astropy.coordinates import SkyCoord
 
 from calpipe.core import provenance
-from calpipe.core.cli.strun import main as strun
+from calpipe.core.api import run
 from calpipe.core.io import open_product
 from calpipe.instruments.mips.simulate import simulate
 from calpipe.steps.band_merge.algorithm import FLAG_NO_COVERAGE, FLAG_UPPER_LIMIT
@@ -24,11 +24,11 @@ def aor(tmp_path_factory):
     root = tmp_path_factory.mktemp("mips_aor")
     sims = {band: simulate(root / "raw", band, NEXP, seed=3) for band in (24, 70)}
     for band, pipeline in ((24, "mips24_bcd"), (70, "mips70_bcd")):
-        assert strun([pipeline, *(str(s.raw) for s in sims[band]), "-o", str(root / "bcd"), "-q"]) == 0
+        run(pipeline, [s.raw for s in sims[band]], root / "bcd", on_error="raise")
     asn = root / "aor.yaml"
     asn.write_text("name: a23456789\nmembers:\n"
                    + "".join(f"  - bcd/{p.name}\n" for p in sorted((root / "bcd").glob("*_bcd.fits"))))
-    assert strun(["mips_postbcd", str(asn), "-o", str(root / "l3"), "-q"]) == 0
+    run("mips_postbcd", [asn], root / "l3", on_error="raise")
     with asdf.open(sims[24][0].truth, lazy_load=False, memmap=False) as af:
         truth = {k: np.asarray(v) for k, v in af.tree["aor_sources"].items()}
     return root / "l3", truth
@@ -109,7 +109,7 @@ def test_the_band_merged_list_is_reproduced_bit_for_bit_from_its_provenance(aor,
 def test_an_aor_without_70um_gets_its_24um_list_without_counterparts(aor, tmp_path):
     l3, _ = aor
     bcd24 = sorted((l3.parent / "bcd").glob("SPITZER_M1_*_bcd.fits"))
-    assert strun(["mips_postbcd", *map(str, bcd24), "-o", str(tmp_path), "-q"]) == 0
+    run("mips_postbcd", bcd24, tmp_path, on_error="raise")
     [merged] = tmp_path.glob("*_bandmerge.fits")
     rows = open_product(merged).sources
     assert len(rows) == len(open_product(next(tmp_path.glob("*_i2d_mips24.fits"))).sources) > 0

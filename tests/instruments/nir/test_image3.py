@@ -1,4 +1,4 @@
-"""nir_image3 through strun on dithered simulated exposures: mosaic and source list against truth."""
+"""nir_image3 through the run API on dithered simulated exposures: mosaic and source list against truth."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from calpipe.core import provenance
-from calpipe.core.cli.strun import main as strun
+from calpipe.core.api import run
 from calpipe.core.io import open_product
 from calpipe.instruments.nir.simulate import PIXEL_SCALE_ARCSEC, simulate_dithers
 from calpipe.steps.wcs import celestial_wcs
@@ -21,11 +21,10 @@ def field(tmp_path_factory):
     root = tmp_path_factory.mktemp("field")
     sims = simulate_dithers(root / "raw", NDITHER, seed=5, subarray=256, ngroups=6)
     for sim in sims:
-        assert strun(["nir_detector1", str(sim.raw), "-o", str(root / "rate"), "-q"]) == 0
-    assert strun(["nir_image2", *map(str, sorted((root / "rate").glob("*_rate.fits"))), "-o",
-                  str(root / "cal"), "-q"]) == 0
+        run("nir_detector1", [sim.raw], root / "rate", on_error="raise")
+    run("nir_image2", sorted((root / "rate").glob("*_rate.fits")), root / "cal", on_error="raise")
     cals = sorted((root / "cal").glob("*_cal.fits"))
-    assert strun(["nir_image3", *map(str, cals), "-o", str(root / "l3"), "-q"]) == 0
+    run("nir_image3", cals, root / "l3", on_error="raise")
     with asdf.open(sims[0].truth, lazy_load=False, memmap=False) as af:
         truth = {k: np.asarray(af.tree["sources"][k]) for k in ("ra", "dec", "flux")}
         sky = af.tree["parameters"]["sky_background_mjysr"]

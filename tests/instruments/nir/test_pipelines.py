@@ -1,4 +1,4 @@
-"""nir_detector1 + nir_image2 through strun on simulated exposures, against the simulator's truth.
+"""nir_detector1 + nir_image2 through the run API on simulated exposures, against the simulator's truth.
 
 Acceptance figures (README, "nir"): uniform sky within 1 % in MJy/sr;
 flat recovery rms < 0.5 %; linearity residual < 0.5 % below 90 % of full well;
@@ -12,7 +12,7 @@ import asdf
 import numpy as np
 import pytest
 
-from calpipe.core.cli.strun import main as strun
+from calpipe.core.api import run
 from calpipe.core.io import open_product
 from calpipe.core.models.dqflags import DQ
 from calpipe.instruments.nir.detector import detector_maps
@@ -28,8 +28,8 @@ def _truth(path):
                                         "cosmic_rays", "cr_pixels", "group_times", "parameters")}
 
 
-def _run(pipeline, inputs, out, *extra):
-    assert strun([pipeline, *map(str, inputs), "-o", str(out), "-q", *extra]) == 0
+def _run(pipeline, inputs, out, save_intermediates=False):
+    run(pipeline, inputs, out, save_intermediates=save_intermediates, on_error="raise")
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def sky_run(tmp_path_factory):
     # 10 MJy/sr: the amplifiers' common-mode drift, which a subarray without reference pixels cannot
     # remove, is then ~0.3 % of the signal (at 1 MJy/sr it alone reaches 1 %)
     sim = simulate(tmp / "raw", readpatt="MEDIUM8", ngroups=8, subarray=SIDE, seed=11, sources=[], sky=10.0)
-    _run("nir_detector1", [sim.raw], tmp / "out", "--save-intermediates")
+    _run("nir_detector1", [sim.raw], tmp / "out", save_intermediates=True)
     rate = tmp / "out" / sim.raw.name.replace("_uncal", "_rate")
     _run("nir_image2", [rate], tmp / "out")
     return sim, tmp / "out", _truth(sim.truth)
@@ -68,7 +68,7 @@ def test_saturation_flags_match_truth(tmp_path):
     maps = detector_maps()
     sim = simulate(tmp_path / "raw", readpatt="RAPID", ngroups=6, subarray=SIDE, seed=3, sky=0.5,
                    sources=[[40.0, 40.0, 4e6], [90.0, 70.0, 1e6]])
-    _run("nir_detector1", [sim.raw], tmp_path / "out", "--save-intermediates")
+    _run("nir_detector1", [sim.raw], tmp_path / "out", save_intermediates=True)
     stem = sim.raw.name.replace("_uncal.fits", "")
     sat = open_product(tmp_path / "out" / f"{stem}_saturation.fits")
     truth = _truth(sim.truth)
@@ -94,7 +94,7 @@ def test_flat_recovery_and_linearity_on_a_noiseless_exposure(tmp_path):
     # bright enough that uint16 rounding of the groups is negligible, deep enough to be nonlinear
     sim = simulate(tmp_path / "raw", readpatt="MEDIUM8", ngroups=10, subarray=SIDE, seed=5, noiseless=True,
                    sources=[], sky=1000.0)
-    _run("nir_detector1", [sim.raw], tmp_path / "out", "--save-intermediates")
+    _run("nir_detector1", [sim.raw], tmp_path / "out", save_intermediates=True)
     stem = sim.raw.name.replace("_uncal.fits", "")
     _run("nir_image2", [tmp_path / "out" / f"{stem}_rate.fits"], tmp_path / "out")
     truth = _truth(sim.truth)
@@ -117,7 +117,7 @@ def test_jumps_found_against_truth(tmp_path):
     # a subarray exposure lasts seconds: raise the hit rate so that a few hundred cosmic rays land
     sim = simulate(tmp_path / "raw", readpatt="MEDIUM8", ngroups=10, subarray=SIDE, seed=7, sources=[],
                    sky=2.0, cr_rate=2000.0)
-    _run("nir_detector1", [sim.raw], tmp_path / "out", "--save-intermediates")
+    _run("nir_detector1", [sim.raw], tmp_path / "out", save_intermediates=True)
     truth = _truth(sim.truth)
     stem = sim.raw.name.replace("_uncal.fits", "")
     ramp = open_product(tmp_path / "out" / f"{stem}_jump.fits")
