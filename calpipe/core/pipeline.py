@@ -67,6 +67,8 @@ class ResolvedPipeline:
     refdata: int | None
     source: str
     steps: list[ResolvedStep] = field(default_factory=list)
+    # pipeline-level ${name} values and their source; resolved into the steps, so not in the definition
+    parameters: dict[str, tuple[Any, str]] = field(default_factory=dict)
 
     def definition(self) -> dict[str, Any]:
         """The frozen, JSON-able form embedded in every product's provenance."""
@@ -307,6 +309,7 @@ def resolve(ref: str, registry: Registry, overrides: Overrides | None = None) ->
         name=spec.name, version=spec.version, description=spec.description,
         instrument=spec.instrument, input_level=spec.input, output_level=spec.output,
         suffix=spec.suffix or spec.name, refdata=spec.refdata, source=str(path),
+        parameters=dict(parameters),
     )
     for e in entries:
         step = _bind_step(e, spec.instrument, registry, r.problems)

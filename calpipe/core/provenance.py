@@ -13,7 +13,7 @@ import hashlib
 import platform
 import re
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -59,12 +59,19 @@ class StepRecord:
     refs: list[RefUse]
     duration_s: float = 0.0
     error: str | None = None
+    started: str | None = None  # UTC, ISO 8601 with milliseconds (None: skipped)
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        if out["error"] is None:
-            del out["error"]
+        for key in ("error", "started"):
+            if out[key] is None:
+                del out[key]
         return out
+
+
+def utc_now() -> str:
+    """The current UTC time as ISO 8601 with milliseconds, no offset (as every record's times)."""
+    return datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds")
 
 
 @functools.cache
@@ -241,37 +248,68 @@ def format_text(record: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def to_prov_document(record: dict[str, Any], product_name: str):
-    """The record as a W3C PROV document (prov package): entities, activities, agents."""
-    from prov.model import ProvDocument
+def to_prov_document(record: dict[str, Any], product_name: str, product_sha256: str | None = None):
+    """The record as a W3C PROV document (prov package): entities, activities, agents.
+
+    Step parameters are typed attributes in the ``param`` namespace (numbers, booleans and
+    strings as themselves; null, lists and mappings as JSON text of datatype calpipe:json);
+    every file is an entity with its sha256; the run and each step that ran carry
+    prov:startTime and prov:endTime (products made before steps recorded their start have none).
+    """
+    import json
+
+    from prov.model import Literal, ProvDocument
 
     doc = ProvDocument()
     doc.add_namespace("calpipe", "https://calpipe.org/ns/")
+    doc.add_namespace("param", "https://calpipe.org/ns/param/")
     doc.add_namespace("sha256", "urn:sha256:")
+
+    def typed(value: Any) -> Any:
+        if isinstance(value, (bool, int, float, str)):
+            return value
+        return Literal(json.dumps(value, sort_keys=True), datatype="calpipe:json")
+
+    def file_entity(sha256: str, name: str, **attributes: Any):
+        return doc.entity(f"sha256:{sha256}", {"prov:label": name, "calpipe:sha256": sha256, **attributes})
+
     software = doc.agent(f"calpipe:software/calpipe-{record['software']['calpipe']}",
                          {"prov:type": "prov:SoftwareAgent"})
     p = record["pipeline"]
-    run = doc.activity(f"calpipe:run/{record['run_id']}", other_attributes={
+    steps = record["steps"]
+    times = [(_time(s["started"]), _time(s["started"]) + timedelta(seconds=s["duration_s"]))
+             if s.get("started") else (None, None) for s in steps]
+    starts = [t for t, _ in times if t is not None]
+    ends = [_time(record["date"]), *(t for _, t in times if t is not None)]  # date: whole seconds
+    run = doc.activity(f"calpipe:run/{record['run_id']}", min(starts) if starts else None,
+                       max(ends) if starts else None, other_attributes={
         "calpipe:pipeline": p["name"], "calpipe:pipelineVersion": p["version"],
         "calpipe:definitionSha256": p["sha256"],
-        "calpipe:refdataContext": str(record.get("refdata_context")),
+        "calpipe:refdataContext": typed(record.get("refdata_context")),
     })
     doc.wasAssociatedWith(run, software)
-    product = doc.entity(f"calpipe:product/{product_name}", {"prov:label": product_name})
+    if product_sha256:
+        product = file_entity(product_sha256, product_name)
+    else:
+        product = doc.entity(f"calpipe:product/{product_name}", {"prov:label": product_name})
     doc.wasGeneratedBy(product, run)
     for inp in record["inputs"]:
-        entity = doc.entity(f"sha256:{inp['sha256']}", {"prov:label": inp["name"]})
+        entity = file_entity(inp["sha256"], inp["name"])
         doc.used(run, entity)
         doc.wasDerivedFrom(product, entity)
-    for s in record["steps"]:
-        step = doc.activity(f"calpipe:run/{record['run_id']}/{s['id']}", other_attributes={
-            "calpipe:step": s["name"], "calpipe:version": s["version"], "calpipe:status": s["status"],
-            "calpipe:params": repr(s["params"]),
-        })
+    for s, (start, end) in zip(steps, times, strict=True):
+        attributes = {"calpipe:step": s["name"], "calpipe:version": s["version"],
+                      "calpipe:status": s["status"], "calpipe:durationSeconds": float(s["duration_s"])}
+        attributes.update({f"param:{k}": typed(v) for k, v in s["params"].items()})
+        step = doc.activity(f"calpipe:run/{record['run_id']}/{s['id']}", start, end, attributes)
         doc.wasInformedBy(step, run)
         for r in s["refs"]:
-            ref = doc.entity(f"sha256:{r['sha256']}", {
-                "prov:label": r["name"], "calpipe:reftype": r["reftype"],
-                "calpipe:overridden": str(r["overridden"])})
+            ref = file_entity(r["sha256"], r["name"], **{
+                "prov:type": "calpipe:ReferenceFile", "calpipe:reftype": r["reftype"],
+                "calpipe:overridden": bool(r["overridden"])})
             doc.used(step, ref)
     return doc
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text)

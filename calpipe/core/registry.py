@@ -7,6 +7,7 @@ entry-point group and pluggy hooks; the core imports no instrument.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,19 @@ class Registry:
     def plugin_versions(self) -> dict[str, str]:
         """Distribution name -> version for every plugin distribution, for provenance."""
         return {dist.project_name: dist.version for _, dist in self._pm.list_plugin_distinfo()}
+
+    def plugin_names_by_distribution(self) -> dict[tuple[str, str], list[str]]:
+        """(distribution, version) -> the names of the plugins it registered."""
+        found: dict[tuple[str, str], list[str]] = {}
+        for plugin, dist in self._pm.list_plugin_distinfo():
+            found.setdefault((dist.project_name, dist.version), []).append(self._pm.get_name(plugin))
+        return {k: sorted(v) for k, v in found.items()}
+
+    def distributions_providing(self, hook: str, match: Callable[[Any], bool]) -> set[str]:
+        """The distributions whose plugins' ``hook`` returned an item ``match`` accepts."""
+        names = {name for name, item in self._collect(getattr(self._pm.hook, hook)) if match(item)}
+        return {dist.project_name for plugin, dist in self._pm.list_plugin_distinfo()
+                if self._pm.get_name(plugin) in names}
 
     def _collect(self, hook: pluggy.HookCaller) -> list[tuple[str, Any]]:
         # Calling each implementation separately lets a conflict name both plugins.

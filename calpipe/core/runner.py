@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from .association import Group, ProductSet, refuse_same_data
 from .errors import CalpipeError, InputDataError, RefDataError, StepFailedError, UsageError
+from .logs import forwarded, running, step_warnings, worker_logging
+from .logs import levels as log_levels
 from .pipeline import ResolvedPipeline
 from .provenance import (
     STATUS_COMPLETE,
@@ -27,6 +29,7 @@ from .provenance import (
     build_record,
     input_summary,
     sha256_file,
+    utc_now,
 )
 from .provenance import apply as apply_provenance
 from .refcheck import check_reference
@@ -187,6 +190,8 @@ class Runner:
         """
         refs = self.load_refs(product)
         records: list[StepRecord] = []
+        # after the last step that runs, the product is the output itself: save_all skips it
+        last = next((rs.id for rs in reversed(self.pipeline.steps) if not rs.skip), None)
         for rs in self.pipeline.steps:
             used = [refs[t].use for t in rs.step.reftypes if t in refs]
             record = StepRecord(rs.id, rs.step.name, rs.step.version, STATUS_SKIPPED,
@@ -195,6 +200,7 @@ class Runner:
             if rs.skip:
                 log.info("%-16s %s %s skipped", rs.id, rs.step.name, rs.step.version)
                 continue
+            record.started = utc_now()
             start = time.perf_counter()
             try:
                 product = self._process(rs.id, rs.step.combines, product,
@@ -207,7 +213,7 @@ class Runner:
                 record.duration_s = round(time.perf_counter() - start, 6)
             record.status = STATUS_COMPLETE
             log.info("%-16s %s %s done in %.3f s", rs.id, rs.step.name, rs.step.version, record.duration_s)
-            if save is not None and (rs.save or save_all):
+            if save is not None and (rs.save or (save_all and rs.id != last)):
                 save(RunResult(product, list(records), refs), rs.id)
         return RunResult(product, records, refs)
 
@@ -215,11 +221,16 @@ class Runner:
         step = self._instances[step_id]
         if combines:
             members = product if isinstance(product, ProductSet) else ProductSet([("", product)])
-            return step.process(members, refs, params)
+            with step_warnings(step_id):
+                return step.process(members, refs, params)
         if isinstance(product, ProductSet):
-            return ProductSet([(label, step.process(p, refs, params)) for label, p in product],
-                              product.made_from)
-        return step.process(product, refs, params)
+            done = []
+            for label, p in product:
+                with step_warnings(step_id, label):
+                    done.append((label, step.process(p, refs, params)))
+            return ProductSet(done, product.made_from)
+        with step_warnings(step_id):
+            return step.process(product, refs, params)
 
     def finish(self, result: RunResult, inputs: list[dict[str, Any]]) -> Any:
         """Stamp provenance into the product (every member of a set); returns it."""
@@ -233,7 +244,19 @@ class Runner:
             record = build_record(run_id=run_id, pipeline=self.pipeline, steps=result.steps,
                                   context=self.resolver.context, inputs=used, plugins=self.plugins)
             apply_provenance(product, record, self.pipeline.output_level)
+            self._fill_telescope(product)
         return result.product
+
+    def _fill_telescope(self, product: Any) -> None:
+        """TELESCOP, if the input lacked it, from the instrument plugin (its Instrument.telescope)."""
+        from .registry import get_registry
+
+        meta = product.meta
+        if getattr(meta, "telescope", None) or not meta.instrument.name:
+            return
+        instrument = get_registry().instruments.get(meta.instrument.name.lower())
+        if instrument is not None:
+            meta.telescope = instrument.telescope
 
     # -- files -------------------------------------------------------------------------
     def run_file(self, path: Path, output_dir: Path, save_intermediates: bool = False) -> Path:
@@ -246,6 +269,10 @@ class Runner:
         Returns the output paths (one per product of a set). If a step fails the output is
         not written; products saved after earlier steps (``save``) stay.
         """
+        with running(group.name if self.pipeline.combines else group.source.name):
+            return self._run_group(group, output_dir, save_intermediates)
+
+    def _run_group(self, group: Group, output_dir: Path, save_intermediates: bool) -> list[Path]:
         from .io import open_product
 
         members, inputs = [], []
@@ -391,7 +418,9 @@ def planned_outputs(pipeline: ResolvedPipeline, group: Group, output_dir: Path,
     else:
         path = group.members[0]
         stem = output_stem(path, _made_with_suffix_of_file(path))
-    saved = [s.id for s in pipeline.steps if not s.skip and (s.save or save_intermediates)]
+    running = [s for s in pipeline.steps if not s.skip]
+    # save_intermediates skips the last step: its product is the output itself (see run_product)
+    saved = [s.id for s in running if s.save or (save_intermediates and s is not running[-1])]
     return [Path(output_dir) / f"{stem}_{suffix}.fits" for suffix in (pipeline.suffix, *saved)]
 
 
@@ -431,6 +460,12 @@ def run_one(runner: Runner, group: Group, output_dir: Path, save_intermediates: 
         return Outcome(group.source, error=f"internal error: {type(exc).__name__}: {exc}", exit_code=1)
 
 
+def _logged_runner(make_runner: Callable[[], Runner], log_queue: Any, levels: tuple[int, int]) -> Runner:
+    """In a worker: send its log records to the parent (prefixed by input), then build its runner."""
+    worker_logging(log_queue, *levels)
+    return make_runner()
+
+
 def run_many(runner: Runner, inputs: Iterable[Path | Group], output_dir: Path, jobs: int = 1,
              save_intermediates: bool = False, progress: Callable[[Outcome], None] | None = None,
              make_runner: Callable[[], Runner] | None = None) -> list[Outcome]:
@@ -450,6 +485,8 @@ def run_many(runner: Runner, inputs: Iterable[Path | Group], output_dir: Path, j
             if progress:
                 progress(outcomes[-1])
         return outcomes
+    import functools
+    import multiprocessing
     import os
 
     from .workers import run_pool
@@ -458,8 +495,11 @@ def run_many(runner: Runner, inputs: Iterable[Path | Group], output_dir: Path, j
     threads = str(max(1, (os.cpu_count() or 1) // jobs))
     previous = os.environ.get("NUMBA_NUM_THREADS")
     os.environ["NUMBA_NUM_THREADS"] = threads
+    log_queue = multiprocessing.get_context("spawn").Queue()
+    logged = functools.partial(_logged_runner, make_runner, log_queue, log_levels())
     try:
-        return run_pool(make_runner, inputs, output_dir, jobs, save_intermediates, progress)
+        with forwarded(log_queue):
+            return run_pool(logged, inputs, output_dir, jobs, save_intermediates, progress)
     finally:
         if previous is None:
             os.environ.pop("NUMBA_NUM_THREADS", None)

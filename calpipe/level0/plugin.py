@@ -58,7 +58,10 @@ def calpipe_add_commands(subparsers):
                     "attach its housekeeping and write it under the name it was sent with (FILENAME; else "
                     "<instrument>_<program>_<visit>_<exposure>_uncal.fits). "
                     "Rejected, duplicated and lost packets are reported; an exposure with lost packets is "
-                    "written only with --allow-partial (exit 3 otherwise).")
+                    "written only with --allow-partial (exit 3 otherwise).",
+        epilog="Tags per instrument (the raw header's PROGRAM:VISIT:EXPOSURE): nir PROGRAM:VISIT:EXPOSURE, "
+               "e.g. 00001:001:00001; irac and mips SPITZER:AORKEY:EXPID, e.g. SPITZER:12345678:0003 "
+               "(an AOR: SPITZER:12345678). All-digit parts match by value (1:1 = 00001:001).")
     ext.add_argument("files", type=Path, nargs="+", metavar="FILE", help="telemetry files, in any order")
     ext.add_argument("--tag", required=True, metavar="PROGRAM[:VISIT[:EXPOSURE]]",
                      help="exposures to extract, e.g. 00001 (a program), 00001:001 or 00001:001:00001")

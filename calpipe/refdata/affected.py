@@ -85,6 +85,11 @@ def affected(a: Context, b: Context, rows: Iterable[dict[str, str]],
                 if entry is None:
                     continue
                 selectors, in_a, in_b = entry
+                absent = [k for k in selectors if k not in row]
+                if absent:
+                    raise UsageError(f"the catalog has no column {', '.join(absent)}: {instrument}/{reftype} "
+                                     f"files are selected by it, so no observation can be judged (add "
+                                     f"the column, '*' where any value matches nothing)")
                 when = when or parse_time(row["DATE-OBS"])
                 key = tuple(row.get(k) for k in selectors)
                 old, new = in_a.pick(key, row, when), in_b.pick(key, row, when)

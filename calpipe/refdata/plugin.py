@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -24,32 +25,41 @@ def calpipe_add_commands(subparsers):
     ref.add_argument("--refdata", type=directory, metavar="DIR",
                      help="reference store (default: $CALPIPE_REFDATA or the user data directory)")
     sub = ref.add_subparsers(dest="refdata_command", required=True, metavar="COMMAND")
-    init = sub.add_parser("init", help="build and publish the built-in reference contexts")
+    store = argparse.ArgumentParser(add_help=False)  # --refdata is taken after the subcommand too
+    store.add_argument("--refdata", type=Path, metavar="DIR", default=argparse.SUPPRESS,
+                       help="reference store (as before the subcommand)")
+    init = sub.add_parser("init", parents=[store],
+                          help="build and publish the built-in reference contexts")
     init.add_argument("--upto", type=int, metavar="N", help="only the built-in contexts up to number N")
     init.add_argument("--repair", action="store_true",
                       help="also rebuild built-in reference files missing from the store (checked by hash)")
     init.set_defaults(func=_init)
-    sub.add_parser("list", help="published contexts").set_defaults(func=_list)
-    show = sub.add_parser("show", help="the rules of one context")
+    sub.add_parser("list", parents=[store], help="published contexts").set_defaults(func=_list)
+    sub.add_parser("du", parents=[store],
+                   help="where the reference store is and how much disk it uses").set_defaults(func=_du)
+    show = sub.add_parser("show", parents=[store], help="the rules of one context")
     show.add_argument("context", type=int)
     show.set_defaults(func=_show)
-    best = sub.add_parser("bestref", help="the file chosen per reference type for a product, and why")
+    best = sub.add_parser("bestref", parents=[store],
+                          help="the file chosen per reference type for a product, and why")
     best.add_argument("product", type=Path)
     best.add_argument("--context", type=int, help="context number (default: the latest)")
     best.set_defaults(func=_bestref)
-    add = sub.add_parser("add", help="stage reference files for the next context")
+    add = sub.add_parser("add", parents=[store], help="stage reference files for the next context")
     add.add_argument("files", type=Path, nargs="+")
     add.set_defaults(func=_add)
-    sub.add_parser("unstage", help="forget the staged files").set_defaults(func=_unstage)
-    pub = sub.add_parser("publish", help="publish the staged files as a new context")
+    sub.add_parser("unstage", parents=[store], help="forget the staged files").set_defaults(func=_unstage)
+    pub = sub.add_parser("publish", parents=[store], help="publish the staged files as a new context")
     pub.add_argument("--rationale", required=True, help="why this context exists")
-    pub.add_argument("--author", default="", help="who publishes it")
+    pub.add_argument("--author", help="who publishes it (default: your login name)")
     pub.set_defaults(func=_publish)
-    dif = sub.add_parser("diff", help="rules and files that changed between two contexts")
+    dif = sub.add_parser("diff", parents=[store],
+                         help="rules and files that changed between two contexts")
     dif.add_argument("a", type=int)
     dif.add_argument("b", type=int)
     dif.set_defaults(func=_diff)
-    aff = sub.add_parser("affected", help="observations whose reference files change from A to B")
+    aff = sub.add_parser("affected", parents=[store],
+                         help="observations whose reference files change from A to B")
     aff.add_argument("a", type=int)
     aff.add_argument("b", type=int)
     aff.add_argument("--catalog", type=Path, required=True,
@@ -71,7 +81,7 @@ def _registry():
 
 
 def _init(args) -> int:
-    from .builtin import init, repair
+    from .builtin import init, megabytes, repair
 
     store = _store(args)
     if args.repair:
@@ -81,6 +91,20 @@ def _init(args) -> int:
     new = init(store, _registry(), args.upto)
     print(f"{store.root}: " + (", ".join(f"published context {c.name} ({c.rationale})" for c in new)
                                or f"up to date (contexts {', '.join(map(str, store.context_numbers()))})"))
+    usage = store.usage()
+    print(f"{store.root}: {usage['files']} reference files, {megabytes(usage['total'])} "
+          "(`calpipe refdata du`; --refdata DIR or $CALPIPE_REFDATA to keep it elsewhere)")
+    return 0
+
+
+def _du(args) -> int:
+    from .builtin import megabytes
+
+    store = _store(args)
+    usage = store.usage()
+    print(f"{store.root}: {megabytes(usage.pop('total'))} in {usage.pop('files')} reference files")
+    for instrument, size in usage.items():
+        print(f"  {instrument:<10} {megabytes(size):>8}")
     return 0
 
 
@@ -115,6 +139,15 @@ def _bestref(args) -> int:
     resolver = ContextResolver(_store(args), args.context, {}, _registry())
     instrument = (product.meta.instrument.name or "").lower()
     types = sorted(t for i, t in resolver.loaded.types if i == instrument)
+    if not types and resolver.grow_latest():  # the latest context, before its built-in set was built
+        types = sorted(t for i, t in resolver.loaded.types if i == instrument)
+    if not types:
+        from calpipe.core.errors import RefDataError
+
+        covered = ", ".join(sorted({i for i, _ in resolver.loaded.types})) or "none"
+        raise RefDataError(f"{args.product}: context {resolver.loaded.name} has no reference files for "
+                           f"instrument {instrument or '?'} (it covers: {covered}); pass --context N of "
+                           "a context that does")
     print(f"{args.product.name}: context {resolver.loaded.name}, instrument {instrument or '?'}")
     failures = 0
     for reftype in types:
@@ -143,9 +176,24 @@ def _unstage(args) -> int:
 
 
 def _publish(args) -> int:
-    ctx = _store(args).publish(args.rationale, args.author, _registry().reftypes)
+    ctx = _store(args).publish(args.rationale, args.author or _login_name(), _registry().reftypes)
     print(f"published context {ctx.name}: {len(ctx.files())} files")
     return 0
+
+
+def _login_name() -> str:
+    """Who is publishing, when --author is not given; refuses rather than record nobody."""
+    import getpass
+
+    from calpipe.core.errors import UsageError
+
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):
+        name = ""
+    if not name.strip():
+        raise UsageError("publish: no --author given and no login name to use; pass --author NAME")
+    return name
 
 
 def _diff(args) -> int:

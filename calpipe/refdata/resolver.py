@@ -27,6 +27,7 @@ class ContextResolver:
         self.overrides = {k: Path(v) for k, v in overrides.items()}
         self.registry = registry
         self._loaded = False
+        self._taken = False
 
     @functools.cached_property
     def loaded(self) -> Context:
@@ -54,6 +55,8 @@ class ContextResolver:
             raise InputDataError(f"{product.meta.filename}: no INSTRUME keyword, needed to select "
                                  "reference files")
         rules = ctx.rules_for(instrument, reftype)
+        if rules is None and self.grow_latest():
+            return self.choose(reftype, product)
         if rules is None:
             have = sorted(t for i, t in ctx.types if i == instrument.lower())
             raise RefDataError(f"context {ctx.name} has no '{reftype}' files for {instrument} "
@@ -73,10 +76,27 @@ class ContextResolver:
             raise InputDataError(f"{product.meta.filename}: DATE-OBS {exc}") from None
         return choice, values, date
 
+    def grow_latest(self) -> bool:
+        """For "the latest" context, install the built-in contexts not built yet; is there a newer one?
+
+        Built-in sets are built when first needed (an instrument's first run), so a latest context
+        can lack an instrument only because its built-in set was never built: build it (which
+        rebases the local history on it) rather than fail. Never once a file was taken.
+        """
+        from .builtin import init, missing
+
+        if self._number is not None or self._taken or not missing(self.store, self.registry):
+            return False
+        before = self.loaded.number
+        init(self.store, self.registry)
+        del self.loaded
+        return self.loaded.number != before
+
     def resolve(self, reftype: str, product: Any) -> RefFile:
         if reftype in self.overrides:
             return RefFile(reftype, self.overrides[reftype], overridden=True)
         choice, _, _ = self.choose(reftype, product)
+        self._taken = True
         rule = choice.rule
         path = self.store.file_path(rule.sha256)
         if not path.is_file():  # deleted: a built-in file is rebuilt, byte for byte

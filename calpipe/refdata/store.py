@@ -111,6 +111,21 @@ class Store:
             raise RefDataError(f"{path}: corrupt {what} ({type(exc).__name__}: {exc}); restore it "
                                "from a backup") from None
 
+    # -- size ----------------------------------------------------------------------
+    def usage(self) -> dict[str, int]:
+        """Bytes on disk: ``total``, and per instrument the files any context names (a file
+        named under two instruments counts for both; unreferenced files only in the total)."""
+        sizes = {p.stem: p.stat().st_size for p in self.files_dir.glob("*.fits")} \
+            if self.files_dir.is_dir() else {}
+        per: dict[str, set[str]] = {}
+        for number in self.context_numbers():
+            for (instrument, _), t in self.load(number).types.items():
+                per.setdefault(instrument, set()).update(r.sha256 for r in t.rules)
+        out = {"total": sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file()),
+               "files": len(sizes)}
+        out.update({i: sum(sizes.get(h, 0) for h in hashes) for i, hashes in sorted(per.items())})
+        return out
+
     # -- files ---------------------------------------------------------------------
     def file_path(self, sha256: str) -> Path:
         return self.files_dir / f"{sha256}.fits"
@@ -286,6 +301,14 @@ class Store:
             current.rules = [r for r in current.rules
                              if (r.select, r.when) != (rule.select, rule.when)] + [rule]
 
+        return self.write_context(number, parent, types, rationale, author, builtin)
+
+    def write_context(self, number: int, parent: Context | None, types: dict[tuple[str, str], RefTypeRules],
+                      rationale: str, author: str, builtin: bool = False) -> Context:
+        """Validate ``types`` (no ambiguity, every file present and intact) and write context ``number``.
+
+        The caller holds the store lock.
+        """
         problems = []
         for (instrument, reftype), t in types.items():
             for a, b in ambiguities(t.rules):

@@ -25,6 +25,10 @@ def calpipe_add_commands(subparsers):
     _common(pro)
     pro.add_argument("--latest", action="store_true", required=True,
                      help="newest release of the product's pipeline and the latest reference context")
+    pro.add_argument("--context", type=int, metavar="N",
+                     help="reference-data context to use instead of the latest")
+    pro.add_argument("--ref", action="append", default=[], metavar="TYPE=PATH",
+                     help="use this reference file for TYPE (recorded as an override)")
     pro.set_defaults(func=_reprocess)
 
 
@@ -90,6 +94,17 @@ def platform_note(record: dict[str, Any]) -> list[str]:
             "(bit for bit needs the same software and platform):", *(f"  platform {c}" for c in changed)]
 
 
+def _ref_overrides(items: list[str]) -> dict[str, Path]:
+    from calpipe.core.cli.arguments import split_assignment
+    from calpipe.core.errors import RefDataError
+
+    refs = {t: Path(p) for t, p in (split_assignment(r, "--ref") for r in items)}
+    for reftype, path in refs.items():
+        if not path.is_file():
+            raise RefDataError(f"--ref {reftype}={path}: file not found (check the path)")
+    return refs
+
+
 def _reprocess(args) -> int:
     import contextlib
 
@@ -101,7 +116,7 @@ def _reprocess(args) -> int:
     registry, store = _context(args)
     with contextlib.ExitStack() as stack:
         new_path, old = reprocess_latest(args.product, registry, store, _out_dir(args, stack), args.input,
-                                         args.search)
+                                         args.search, args.context, _ref_overrides(args.ref))
         new = provenance.read(new_path)
         lines = changes(old, new)
         lines += ["science:", *(f"  {s}" for s in science_summary(open_product(args.product),

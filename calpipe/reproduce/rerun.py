@@ -22,7 +22,7 @@ from calpipe.core.refs import RefFile
 from calpipe.core.registry import Registry
 from calpipe.core.runner import Runner
 from calpipe.refdata.resolver import ContextResolver
-from calpipe.refdata.store import Store
+from calpipe.refdata.store import FIRST_LOCAL, Store
 
 
 class FixedResolver:
@@ -118,19 +118,42 @@ def recorded_refs(record: dict[str, Any], store: Store, search: list[Path]) -> d
     return files
 
 
-def software_drift(record: dict[str, Any], registry: Registry) -> list[str]:
-    """What differs between the software that made the product and this one.
+def used_distributions(record: dict[str, Any], registry: Registry, store: Store,
+                       models: set[str]) -> set[str]:
+    """The distributions a run depended on: calpipe, and whoever provided its steps, models
+    (DATAMODL of the product and its inputs) and the built-in reference sets its files came from.
 
-    The platform is not software (``calpipe reproduce`` reports it when bytes differ); a
-    library the product does not record (older products record fewer) is unknown, not drift.
+    A reference file comes from the sets first published in the lowest built-in context that holds it.
+    """
+    steps = {(s["name"], s["version"]) for s in record["steps"]}
+    shas = {r["sha256"] for s in record["steps"] for r in s["refs"]}
+    first_seen: set[int] = set()
+    for number in (n for n in store.context_numbers() if n < FIRST_LOCAL):
+        held = shas & set(store.load(number).files())
+        if held:
+            first_seen.add(number)
+            shas -= held
+    return ({"calpipe"}
+            | registry.distributions_providing("calpipe_steps", lambda c: (c.name, c.version) in steps)
+            | registry.distributions_providing("calpipe_models", lambda m: m.__name__ in models)
+            | registry.distributions_providing("calpipe_refsets", lambda rs: rs.context in first_seen))
+
+
+def software_drift(record: dict[str, Any], registry: Registry, used: set[str]) -> list[str]:
+    """What differs, of what can change the product, between the software that made it and this one.
+
+    Every library the record names (numerical libraries, python; whatever calpipe recorded at the
+    time) counts, and of the plugins only the distributions in ``used``: a plugin installed since,
+    or one the run never touched, cannot change the product's bytes. The platform is not software
+    (``calpipe reproduce`` reports it when bytes differ); a library the product does not record
+    (older products record fewer) is unknown, not drift.
     """
     then, now = record["software"], software_versions(registry.plugin_versions())
     drift = [f"{k} {then.get(k)} -> {now.get(k)}" for k in sorted(then)
              if k not in ("plugins", PLATFORM) and then.get(k) != now.get(k)]
     plugins_then, plugins_now = then.get("plugins", {}), now.get("plugins", {})
     drift += [f"plugin {k} {plugins_then.get(k)} -> {plugins_now.get(k)}"
-              for k in sorted(set(plugins_then) | set(plugins_now))
-              if plugins_then.get(k) != plugins_now.get(k)]
+              for k in sorted(used - {"calpipe"}) if plugins_then.get(k) != plugins_now.get(k)]
     return drift
 
 
@@ -143,19 +166,37 @@ def reproduce(product: Path, registry: Registry, store: Store, out_dir: Path, gi
     pipeline = ResolvedPipeline.from_definition(definition, registry, f"{product.name} provenance")
     inputs = find_inputs(record, product, list(given or []), search)
     resolver = FixedResolver(recorded_refs(record, store, search), record.get("refdata_context"))
-    drift = software_drift(record, registry)
+    models = {_model_name(p) for p in (product, *inputs)}
+    drift = software_drift(record, registry, used_distributions(record, registry, store, models))
     if drift and not allow_software_drift:
         raise UsageError(f"{product.name} was made with other software: {'; '.join(drift)} "
                          "(install those versions, or pass --allow-software-drift to try anyway)")
     return _rerun(Runner(pipeline, resolver, registry=registry), product, inputs, out_dir), drift
 
 
+def _model_name(path: Path) -> str | None:
+    from astropy.io import fits
+
+    return fits.getheader(path).get("DATAMODL")
+
+
 def reprocess_latest(product: Path, registry: Registry, store: Store, out_dir: Path,
-                     given: list[Path] | None = None, search: list[Path] | None = None) -> tuple[Path, dict]:
-    """Rerun the recorded input with the newest release of its pipeline and the store's latest context."""
+                     given: list[Path] | None = None, search: list[Path] | None = None,
+                     context: int | None = None, overrides: dict[str, Path] | None = None
+                     ) -> tuple[Path, dict]:
+    """Rerun the recorded input with the newest release of its pipeline and the store's latest context.
+
+    ``context`` pins another context and ``overrides`` (reftype -> file) replace single types, as
+    `strun --context/--ref` do.
+    """
     record = load_record(product)
     name = record["pipeline"]["name"]
     pipeline = resolve(name, registry)
+    overrides = dict(overrides or {})
+    unused = sorted(set(overrides) - set(pipeline.reftypes()))
+    if unused:
+        raise UsageError(f"--ref {unused[0]}=...: {pipeline.name} {pipeline.version} uses no '{unused[0]}' "
+                         f"reference (it uses: {', '.join(pipeline.reftypes()) or 'none'})")
     inputs = find_inputs(record, product, list(given or []), list(search or []))
-    resolver = ContextResolver(store, None, {}, registry)
+    resolver = ContextResolver(store, context, overrides, registry)
     return _rerun(Runner(pipeline, resolver, registry=registry), product, inputs, out_dir), record

@@ -20,11 +20,11 @@ def calpipe_steps():
     from .ramp_fit.step import RampFitStep, RampFitStepV1_1
     from .refpix.step import RefPixStep
     from .saturation.step import SaturationStep
-    from .source_catalog.step import SourceCatalogStep
+    from .source_catalog.step import SourceCatalogStep, SourceCatalogStep110
     from .source_list.step import SourceListStep
     from .superbias.step import SuperBiasStep
 
     return [AssignWcsStep, BandMergeStep, CommonModeStep, DarkCurrentStep, DQInitStep, FlatFieldStep,
             GainScaleStep, GroupScaleStep, JumpStep, JumpStepV1_1, LinearityStep, MosaicStep, PhotomStep,
-            RampFitStep, RampFitStepV1_1, RefPixStep, SaturationStep, SourceCatalogStep, SourceListStep,
-            SuperBiasStep]
+            RampFitStep, RampFitStepV1_1, RefPixStep, SaturationStep, SourceCatalogStep, SourceCatalogStep110,
+            SourceListStep, SuperBiasStep]

@@ -38,6 +38,7 @@ def store_wcs(product: Any, wcs) -> None:
     info = product.meta.wcsinfo
     info.ctype1, info.ctype2 = wcs.wcs.ctype
     info.cunit1 = info.cunit2 = "deg"
+    info.radesys = "ICRS"
     info.crpix1, info.crpix2 = (float(v) for v in wcs.wcs.crpix)
     info.crval1, info.crval2 = (float(v) for v in wcs.wcs.crval)
     (info.cd1_1, info.cd1_2), (info.cd2_1, info.cd2_2) = wcs.wcs.cd.tolist()

@@ -96,7 +96,8 @@ def test_skip_is_recorded_and_honoured(demo_session, tmp_path):
 def test_save_intermediates(demo_session, tmp_path):
     _runner(demo_session).run_file(demo_session.image, tmp_path, save_intermediates=True)
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["demo_image_cal.fits", "demo_image_dq_init.fits", "demo_image_flat_field.fits"]
+    # after flat_field, the last step, the product is demo_image_cal.fits itself: no second copy
+    assert names == ["demo_image_cal.fits", "demo_image_dq_init.fits"]
     partial = provenance.read(tmp_path / "demo_image_dq_init.fits")
     assert [s["status"] for s in partial["steps"]] == ["COMPLETE"]
 
@@ -194,3 +195,58 @@ def test_output_names_drop_the_input_suffix(demo_session, tmp_path):
     first = _runner(demo_session).run_file(demo_session.image, tmp_path / "a")
     again = _runner(demo_session).run_file(first, tmp_path / "b")
     assert again.name == "demo_image_cal.fits"
+
+
+@pytest.mark.parametrize("min_flat", [0.0, 0.25])
+def test_prov_json_is_read_back_by_the_prov_package_with_typed_values(demo_session, tmp_path, capsys, min_flat):
+    from datetime import datetime, timedelta
+
+    from prov.model import ProvActivity, ProvDocument, ProvEntity
+
+    from calpipe.core.cli.calpipe import main as calpipe
+
+    out = _runner(demo_session, Overrides(step_params={"flat_field": {"min_flat": min_flat}})).run_file(
+        demo_session.image, tmp_path)
+    assert calpipe(["provenance", str(out), "--prov-json"]) == 0
+    doc = ProvDocument.deserialize(content=capsys.readouterr().out, format="json")  # prov's own reader
+    record = provenance.read(out)
+    by_id = {str(r.identifier): r for r in doc.get_records() if r.identifier is not None}
+
+    def attrs(record_):
+        return {str(k): v for k, v in record_.attributes}
+
+    flat = by_id[f"calpipe:run/{record['run_id']}/flat_field"]
+    assert isinstance(flat, ProvActivity)
+    params = {k: v for k, v in attrs(flat).items() if k.startswith("param:")}
+    assert params == {"param:min_flat": min_flat} and type(params["param:min_flat"]) is float
+    start, end = flat.get_startTime(), flat.get_endTime()
+    step = next(s for s in record["steps"] if s["id"] == "flat_field")
+    assert start == datetime.fromisoformat(step["started"])
+    assert end - start == timedelta(seconds=step["duration_s"])
+    run = by_id[f"calpipe:run/{record['run_id']}"]
+    assert run.get_startTime() <= start and run.get_endTime() >= end
+    product = by_id[f"sha256:{sha256_file(out)}"]
+    assert isinstance(product, ProvEntity) and attrs(product)["calpipe:sha256"] == sha256_file(out)
+    flat_ref = by_id[f"sha256:{sha256_file(demo_session.flat)}"]
+    assert attrs(flat_ref)["calpipe:overridden"] is True  # a boolean, not the string 'True'
+    assert attrs(flat_ref)["calpipe:sha256"] == sha256_file(demo_session.flat)
+    used = {(str(u.get_attribute("prov:activity").pop()), str(u.get_attribute("prov:entity").pop()))
+            for u in doc.get_records() if u.get_type().localpart == "Usage"}
+    assert (str(flat.identifier), str(flat_ref.identifier)) in used  # the step used its reference file
+
+
+def test_prov_json_encodes_null_and_lists_as_json_text():
+    from prov.model import Literal
+
+    record = {"run_id": "r", "date": "2026-01-01T00:00:01", "refdata_context": None,
+              "pipeline": {"name": "p", "version": "1.0.0", "sha256": "0" * 64},
+              "inputs": [], "software": {"calpipe": "0.1.0"},
+              "steps": [{"id": "s", "name": "s", "version": "1.0.0", "status": "COMPLETE", "duration_s": 0.5,
+                         "started": "2026-01-01T00:00:00.000", "refs": [],
+                         "params": {"none": None, "sizes": [1, 2], "on": False}}]}
+    step = next(r for r in provenance.to_prov_document(record, "x.fits").get_records()
+                if str(r.identifier) == "calpipe:run/r/s")
+    values = {str(k): v for k, v in step.attributes}
+    assert values["param:on"] is False
+    assert values["param:none"] == Literal("null", datatype=values["param:none"].datatype)
+    assert json.loads(values["param:sizes"].value) == [1, 2]

@@ -234,3 +234,37 @@ def test_same_step_version_from_two_plugins_is_an_error_naming_both(
     assert proc.returncode == 1, (proc.stdout, proc.stderr)
     assert "is registered twice" in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_reproduce_counts_only_the_plugins_the_run_used(example_site, demo_session, tmp_path):
+    refs = ["--ref", f"mask={demo_session.mask}", "--ref", f"flat={demo_session.flat}"]
+    search = ["--search", demo_session.image.parent, "--search", demo_session.mask.parent]
+    plain = _strun(["generic_image2", demo_session.image, *refs, "-o", tmp_path / "plain"], [], tmp_path)
+    # the plugin installed since the product was made, never used by it: not drift
+    proc = _run("calpipe", ["reproduce", plain, *search], [example_site], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "IDENTICAL" in proc.stdout and "drift" not in proc.stdout + proc.stderr
+
+    scaled = _strun(["example_scale", demo_session.image, "--ref", f"mask={demo_session.mask}",
+                     "-o", tmp_path / "scaled"], [example_site], tmp_path)
+    model = open_product(scaled)
+    model.meta.provenance.instance["software"]["plugins"]["calpipe-example"] = "0.0.1"
+    older = write_atomic(model, tmp_path / "older" / scaled.name)
+    # a plugin whose step the run used, at another version: drift
+    proc = _run("calpipe", ["reproduce", older, *search], [example_site], tmp_path)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert "plugin calpipe-example 0.0.1 -> 0.1.0" in proc.stderr
+
+
+@pytest.mark.parametrize("cli", ["calpipe", "strun"])
+def test_version_names_calpipe_and_every_installed_plugin(cli, example_site, tmp_path):
+    from calpipe import __version__
+
+    proc = _run(cli, ["--version"], [example_site], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == f"calpipe {__version__}"
+    assert "  plugin calpipe-example 0.1.0 (example)" in lines
+    assert re.search(r"built-in plugins: .*\bnir\b", proc.stdout)
+    without = _run(cli, ["--version"], [], tmp_path)
+    assert without.returncode == 0 and "calpipe-example" not in without.stdout

@@ -155,3 +155,18 @@ def test_output_name(filename, expected):
     model = RawModel()
     model.meta.instrument.name, model.meta.filename = "NIR", filename
     assert _product_name(model, Tag("1", "2", "3")) == expected
+
+
+def test_the_documented_spitzer_tags_select_an_aor_and_one_frame(tmp_path, capsys):
+    from calpipe.instruments.irac.simulate import simulate as irac
+
+    frames = [s.raw for s in irac(tmp_path / "raw", channel=1, naor_frames=3, seed=2, aorkey=12345678)]
+    dl = downlink({str(i): f for i, f in enumerate(frames)}, tmp_path / "tlm", files=2)
+    with pytest.raises(SystemExit):
+        calpipe(["level0", "extract", "--help"])
+    assert "SPITZER:AORKEY:EXPID" in " ".join(capsys.readouterr().out.split())
+    assert extract(dl.files, "SPITZER:12345678", tmp_path / "aor") == 0  # the AOR
+    assert {p.name for p in (tmp_path / "aor").glob("*.fits")} == {f.name for f in frames}
+    expid = fits.getheader(frames[1])["EXPID"]
+    assert extract(dl.files, f"SPITZER:12345678:{expid}", tmp_path / "one") == 0  # one frame, by EXPID
+    assert [p.name for p in (tmp_path / "one").glob("*.fits")] == [frames[1].name]

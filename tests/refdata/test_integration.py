@@ -140,3 +140,22 @@ def test_refdata_commands(demo_session, root, tmp_path, make_ref, capsys):
     out = capsys.readouterr()
     assert out.out.strip() == "late  flat  demo_flat_0001.fits -> demo_flat_0002.fits"
     assert "1 of 2 observations affected from context 1 to 1000 (flat: 1)" in out.err
+
+
+def test_the_store_says_where_it_is_and_how_big(root, capsys, caplog):
+    import logging
+
+    base = ["refdata", "--refdata", str(root)]
+    with caplog.at_level(logging.INFO, logger="calpipe"):
+        assert calpipe([*base, "init", "--upto", "1"]) == 0
+    on_disk = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+    files = Store(root).load(1).files()
+    demo = sum(Store(root).file_path(h).stat().st_size for h in files)
+    kb = f"{on_disk / 1e3:.0f} kB"
+    out = capsys.readouterr().out
+    assert f"{root}: {len(files)} reference files, {kb}" in out
+    assert any(f"reference store {root} now holds {kb}" in r.getMessage() for r in caplog.records)  # first use
+    assert calpipe([*base, "du"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"{root}: {kb} in {len(files)} reference files"
+    assert lines[1].split() == ["demo", f"{demo / 1e3:.0f}", "kB"]

@@ -8,7 +8,7 @@ from importlib import metadata
 import numpy as np
 import pytest
 
-from calpipe.core import fingerprint
+from calpipe.core import fingerprint, provenance
 from calpipe.core.api import run
 from calpipe.core.cli.calpipe import main as calpipe
 from calpipe.core.errors import InputDataError, RefDataError, UsageError
@@ -193,6 +193,23 @@ def test_source_lists_are_compared_row_by_row():
     assert [(d.name, d.identical, d.differing) for d in changed] == [("SOURCES", False, 1)]
 
 
+def test_reprocess_takes_context_and_ref_like_strun(made, tmp_path, capsys):
+    product, raw, store = made
+    publish_brighter_flat(store, tmp_path, factor=2.0)
+    base = ["reprocess", "--latest", str(product), "--refdata", str(store.root), "--search", str(raw.parent)]
+    assert calpipe([*base, "--context", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "reference context 0001 -> 0001" in out and "median ratio new/old 1.000000" in out
+    flat = tmp_path / "demo_flat_0002.fits"  # the brighter flat, given as an override on context 1
+    assert calpipe([*base, "--context", "1", "--ref", f"flat={flat}", "-o", str(tmp_path / "new")]) == 0
+    assert "median ratio new/old 0.500000" in capsys.readouterr().out
+    record = provenance.read(tmp_path / "new" / product.name)
+    refs = {r["reftype"]: r for s in record["steps"] for r in s["refs"]}
+    assert refs["flat"]["overridden"] is True and refs["mask"]["overridden"] is False
+    assert calpipe([*base, "--ref", f"dark={flat}"]) == 2
+    assert "generic_image2 1.0.0 uses no 'dark' reference" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("field, value", [("blas", ["openblas Prescott"]), ("numba_cpu", "generic"),
                                           ("numpy_simd", ["X86_V2"])])
 def test_changed_bytes_on_another_platform_say_the_platform_differs(made, capsys, monkeypatch, field, value):
@@ -239,6 +256,7 @@ def test_platform_is_not_software_drift_and_unrecorded_libraries_are_unknown(mad
     record = rerun.load_record(product)
     record["software"]["platform"] = {**record["software"]["platform"], "blas": ["openblas Prescott"]}
     del record["software"]["scipy"]  # an older product that did not record scipy
-    assert rerun.software_drift(record, get_registry()) == []
+    assert rerun.software_drift(record, get_registry(), {"calpipe"}) == []
     record["software"]["photutils"] = "0.1"
-    assert rerun.software_drift(record, get_registry()) == [f"photutils 0.1 -> {metadata.version('photutils')}"]
+    assert rerun.software_drift(record, get_registry(), {"calpipe"}) == [
+        f"photutils 0.1 -> {metadata.version('photutils')}"]

@@ -363,8 +363,9 @@ def test_a_step_blaming_a_store_file_names_it_by_its_own_name_too(pristine, tmp_
     from calpipe.core.io import open_product, write_atomic
     from calpipe.core.pipeline import resolve
     from calpipe.core.provenance import sha256_file
+    from calpipe.core.refs import OverrideResolver, RefFile
     from calpipe.core.registry import get_registry
-    from calpipe.core.runner import OverrideResolver, RefFile, Runner, run_one
+    from calpipe.core.runner import Runner, run_one
 
     flat = open_product(pristine.flat)
     for plane in ("data", "err", "dq"):
@@ -379,7 +380,7 @@ def test_a_step_blaming_a_store_file_names_it_by_its_own_name_too(pristine, tmp_
                 return RefFile("flat", stored, overridden=False, name="demo_flat_0042.fits")
             return RefFile(reftype, pristine.mask, overridden=True)
 
-    runner = Runner(resolve("generic_image2", get_registry()), Store())
+    runner = Runner(resolve("generic_image2", get_registry()), Store(), registry=get_registry())
     outcome = run_one(runner, Group.of(pristine.image), tmp_path / "out", False)
     assert outcome.exit_code == 4  # refused when opened (its content), or by the step: named either way
     assert "demo_flat_0042.fits" in outcome.error

@@ -5,14 +5,13 @@ Only the standard library is imported here: `strun --help` must stay fast.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-_LOG_FORMAT = "%(asctime)s %(levelname)-7s %(message)s"
 
 
 def parse_value(text: str) -> Any:
@@ -76,6 +75,31 @@ def positive_int(text: str) -> int:
     return int(text)
 
 
+class VersionAction(argparse.Action):
+    """--version: calpipe's version and every installed plugin distribution with its version."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print calpipe's version and the installed plugins' and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version_text())
+        parser.exit()
+
+
+def version_text() -> str:
+    from ... import __version__
+    from ..registry import get_registry
+
+    plugins = get_registry().plugin_names_by_distribution()
+    lines = [f"calpipe {__version__}"]
+    for (dist, version), names in sorted(plugins.items()):
+        if dist != "calpipe":
+            lines.append(f"  plugin {dist} {version} ({', '.join(names)})")
+    lines.append(f"  built-in plugins: {', '.join(plugins.get(('calpipe', __version__), [])) or 'none'}")
+    return "\n".join(lines)
+
+
 def directory(text: str) -> Path:
     """argparse type for directory options: an empty value (`--refdata=`) is an error, not '.'."""
     import argparse
@@ -85,10 +109,21 @@ def directory(text: str) -> Path:
     return Path(text)
 
 
-def setup_logging(quiet: bool, verbose: bool) -> None:
+def setup_logging(quiet: bool, verbose: bool, log_file: Path | None = None) -> None:
+    """stderr at the level asked for; ``log_file`` gets calpipe's full log (DEBUG) whatever the level.
+
+    Warnings outside a step (the runner logs those inside one, with the step) become log lines too.
+    """
+    from ..logs import handler
+
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
-    logging.basicConfig(level=level, format=_LOG_FORMAT, stream=sys.stderr, force=True)
-    logging.captureWarnings(True)  # a library's warning becomes one log line, not a source listing
+    handlers = [handler(sys.stderr, level)]
+    if log_file is not None:
+        handlers.append(handler(log_file, logging.DEBUG))
+    # libraries stay at INFO in the file (numba's DEBUG records are thousands per compile)
+    logging.basicConfig(level=min(level, logging.INFO), handlers=handlers, force=True)
+    logging.getLogger("calpipe").setLevel(logging.DEBUG if log_file is not None else logging.NOTSET)
+    logging.captureWarnings(True)
 
 
 def guarded(prog: str, body: Callable[[list[str]], int], argv: list[str] | None) -> int:
@@ -107,6 +142,11 @@ def guarded(prog: str, body: Callable[[list[str]], int], argv: list[str] | None)
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader stopped early (`| head`): what it wanted, not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
     except Exception as exc:
         if debug:
             traceback.print_exc()

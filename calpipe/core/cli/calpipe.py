@@ -15,12 +15,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from .arguments import build_overrides, guarded
+from .arguments import VersionAction, build_overrides, guarded
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="calpipe", description="calpipe tools (run pipelines with strun).")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
+    p.add_argument("--version", action=VersionAction)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sub.add_parser("list", help="registered pipelines and steps, per instrument").set_defaults(func=_list)
@@ -112,7 +113,8 @@ def _provenance(args) -> int:
 
     record = provenance.read(args.product)
     if args.prov_json:
-        print(provenance.to_prov_document(record, args.product.name).serialize(indent=2))
+        sha256 = provenance.sha256_file(args.product)
+        print(provenance.to_prov_document(record, args.product.name, sha256).serialize(indent=2))
     else:
         print(provenance.format_text(record))
     return 0

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from .arguments import (
+    VersionAction,
     build_overrides,
     directory,
     extract_step_options,
@@ -53,7 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     g = p.add_mutually_exclusive_group()
     g.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     g.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.add_argument("--log-file", type=Path, metavar="FILE",
+                   help="also write the full log (debug level) to FILE")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
+    p.add_argument("--version", action=VersionAction)
     return p
 
 
@@ -96,7 +100,7 @@ def _main(argv: list[str]) -> int:
         from ..errors import UsageError
 
         raise UsageError(f"-j must be at least 1, got {args.jobs}")
-    setup_logging(args.quiet, args.verbose)
+    setup_logging(args.quiet, args.verbose, args.log_file)
     return _run(pipeline, args)
 
 
@@ -109,7 +113,7 @@ def _run(pipeline, args) -> int:
         prep = api.prepare(pipeline, args.inputs, context=args.context, refs=refs, refdata=args.refdata,
                            output_dir=args.output_dir, save_intermediates=args.save_intermediates,
                            registry=get_registry())
-        return _dry_run(prep.runner, prep.groups)
+        return _dry_run(prep.runner, prep.groups, args)
     options = dict(context=args.context, refs=refs, refdata=args.refdata, jobs=args.jobs,
                    save_intermediates=args.save_intermediates, registry=get_registry())
     api.check_refs(pipeline, refs)
@@ -146,10 +150,11 @@ def _run_with_progress(pipeline, groups, args, options):
                        progress=lambda _: bar.advance(task)).outcomes
 
 
-def _dry_run(runner, groups) -> int:
+def _dry_run(runner, groups, args) -> int:
     from ..association import refuse_same_data
     from ..io import open_product
     from ..provenance import sha256_file
+    from ..runner import planned_outputs
 
     p = runner.pipeline
     print(f"{p.name} {p.version}: {len(p.steps)} steps, definition sha256 {p.sha256()[:16]}")
@@ -164,6 +169,8 @@ def _dry_run(runner, groups) -> int:
         what = f"{len(products)} members" if p.combines else "ok"
         print(f"{group.source}: {what}; references: " + (", ".join(
             f"{t}={r.use.name}" for t, r in refs.items()) or "none"))
+        outputs = planned_outputs(p, group, args.output_dir, args.save_intermediates)
+        print("  would write: " + ", ".join(map(str, outputs)))
     print("dry run: nothing written")
     return 0
 
@@ -174,7 +181,12 @@ def pipeline_help(pipeline) -> str:
     lines = [f"{pipeline.name} {pipeline.version} - {pipeline.description}".rstrip(" -"),
              f"  instrument: {pipeline.instrument or 'any'}; level {pipeline.input_level} -> "
              f"{pipeline.output_level}; reference types: {', '.join(pipeline.reftypes()) or 'none'}",
-             "", "parameters (set with --steps.ID.PARAM=VALUE):"]
+             ""]
+    if pipeline.parameters:
+        lines.append("pipeline parameters (set with --set NAME=VALUE; used as ${NAME} in the steps):")
+        lines += [f"  {name}={value!r}  [{source}]" for name, (value, source) in pipeline.parameters.items()]
+        lines.append("")
+    lines.append("parameters (set with --steps.ID.PARAM=VALUE):")
     for s in pipeline.steps:
         lines.append(f"  {s.id}  ({s.step.name} {s.step.version}{', skipped' if s.skip else ''})"
                      f"  {s.step.summary()}")

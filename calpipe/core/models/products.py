@@ -41,10 +41,24 @@ class CalpipeModel(DataModel):
 
     def on_save(self, path=None) -> None:
         super().on_save(path)
+        self.annotate_tables()
         if self.meta.date is None:  # builders of reference files fix it, for identical bytes
             from datetime import UTC, datetime
 
             self.meta.date = datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds")
+
+
+    def annotate_tables(self) -> None:
+        """Give tables their column units and descriptions (columns.py); most products have none."""
+
+
+class _WithSources:
+    """A product with a SOURCES table whose flux unit is in meta.sources.flux_unit."""
+
+    def annotate_tables(self) -> None:
+        from .columns import annotate
+
+        annotate(self, "sources", "SOURCES", self.meta.sources.flux_unit)
 
 
 class RawModel(CalpipeModel):
@@ -68,14 +82,14 @@ class ImageModel(CalpipeModel):
     data_level = 2
 
 
-class MosaicModel(CalpipeModel):
+class MosaicModel(_WithSources, CalpipeModel):
     """Level 3: combined image with a coverage map."""
 
     schema_url = SCHEMA_URI_PREFIX + "mosaic-1.0.0"
     data_level = 3
 
 
-class SourceCatalogModel(CalpipeModel):
+class SourceCatalogModel(_WithSources, CalpipeModel):
     """Level 3: point-source list as a FITS binary table (catalog-1.1.0 added positional errors)."""
 
     schema_url = SCHEMA_URI_PREFIX + "catalog-1.1.0"
@@ -87,6 +101,11 @@ class BandMergedCatalogModel(CalpipeModel):
 
     schema_url = SCHEMA_URI_PREFIX + "bandmerge-1.0.0"
     data_level = 3
+
+    def annotate_tables(self) -> None:
+        from .columns import BANDMERGE_COLUMNS, annotate
+
+        annotate(self, "sources", "SOURCES", self.meta.bandmerge.flux_unit, BANDMERGE_COLUMNS)
 
 
 class ReferenceFileModel(CalpipeModel):

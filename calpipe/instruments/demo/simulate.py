@@ -18,6 +18,7 @@ from .refs import DETECTOR, SHAPE, build, flat_and_mask
 
 SKY = 10.0  # MJy/sr
 NOISE = 0.05  # MJy/sr per pixel
+EXPTIME = 100.0  # s, a label: the demo image is simulated calibrated
 
 
 class DemoFiles(NamedTuple):
@@ -47,6 +48,7 @@ def make_demo_data(out: Path, seed: int = 1) -> DemoFiles:
     image.meta.instrument.name = "DEMO"
     image.meta.instrument.detector = DETECTOR
     image.meta.observation.date_obs = "2026-01-01T00:00:00"
+    image.meta.exposure.exptime = EXPTIME
     image.meta.bunit_data = image.meta.bunit_err = "MJy/sr"
 
     refs = {name.split("_")[1]: write_atomic(model, out / "refs" / name) for name, model in build()}

@@ -116,7 +116,7 @@ def common_meta(model, b: Band, n: int, dt: float, mips_seconds: int, aorkey: in
     roll = math.degrees(math.atan2(kw["cd1_2"], kw["cd2_2"])) % 360.0
     meta.pointing.roll_ref = roll
     for key in ("ctype1", "ctype2", "cunit1", "cunit2", "crval1", "crval2", "crpix1", "crpix2",
-                "cd1_1", "cd1_2", "cd2_1", "cd2_2"):
+                "cd1_1", "cd1_2", "cd2_1", "cd2_2", "radesys"):
         setattr(meta.wcsinfo, key, kw[key])
     meta.bunit_data = "DN"
 

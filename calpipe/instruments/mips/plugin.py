@@ -19,6 +19,10 @@ REFTYPES: dict[str, tuple[tuple[str, ...], str]] = {
     "readnoise": (("DETECTOR",), "Ge read noise of one read [DN]"),
     "illumination": (("DETECTOR",), "Ge illumination correction 1 / (stim brightness x pattern) [1/MIU]"),
     "photom": (("DETECTOR",), "flux conversion PHOTMJSR (24 um: MJy/sr per DN/s; Ge: per MIU), PIXAR_SR"),
+    # one file for every array: a run's references are chosen by its first member, and mips_postbcd
+    # measures the 24 and 70 um mosaics of one AOR in one run
+    "psf": ((), "optical PSF of each array, data (3, n, n) for MIPS24, MIPS70, MIPS160, PSFOVERS samples "
+                "per detector pixel (PIXSCALE table, arcsec)"),
 }
 
 # What each type's files hold (checked at refdata add/publish and before use), for 24 um and the Ge
@@ -35,6 +39,8 @@ CONTENT = {
     "readnoise": RefContent(units=("DN",), median=(0.1, 1e3), bounds=(0, 1e5)),
     "illumination": RefContent(median=(1e-3, 1e3), bounds=(0, 1e6)),
     "photom": RefContent(frame=(1, 1), bounds=(1e-12, 1e12)),
+    # three unit-sum planes (MIPS24, MIPS70, MIPS160), ±8 detector pixels at 8 samples each (refs.py)
+    "psf": RefContent(planes=(3,), frame=(129, 129), median=(0, 0.01), bounds=(0, 1)),
 }
 
 
@@ -71,9 +77,9 @@ def calpipe_reftypes():
 
 @hookimpl
 def calpipe_refsets():
-    from .refs import build
+    from .refs import build, build_psf
 
-    return [RefSet("mips", 4, build)]
+    return [RefSet("mips", 4, build), RefSet("mips-psf", 5, build_psf)]
 
 
 @hookimpl

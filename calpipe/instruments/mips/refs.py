@@ -10,6 +10,10 @@ in the CSMPOS table (scan_positions); photom (PHOTMJSR = FLUXCONV [MJy/sr per DN
 70/160 um: mask; saturation [raw DN per read, bias included]; superbias [DN]; linearity
 (7, ny, nx) coefficients of Q = sum c_k F^k; dark [DN/s]; gain [e-/DN]; readnoise [DN per read];
 illumination = 1 / (stim brightness x stim pattern) [1/MIU]; photom (MJy/sr per MIU, PIXAR_SR).
+
+Built-in context 5 adds mips_psf_0001.fits (type psf, every array in one file): the optical PSF of
+MIPS24, MIPS70 and MIPS160 (the Gaussian of each band's FWHM the simulator images the sky with),
+PSF_OVERSAMPLING samples per detector pixel out to PSF_HALF_PX pixels, unit sum per plane.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ from . import detector as det
 USEAFTER = "2003-08-25T00:00:00"  # launch
 VERSION = "0001"
 TYPES_24 = ("mask", "saturation", "linearity", "droop", "dark", "flat", "photom")
+PSF_DETECTORS = ("MIPS24", "MIPS70", "MIPS160")  # the planes of the psf file
+PSF_OVERSAMPLING = 8
+PSF_HALF_PX = 8
 TYPES_GE = ("mask", "saturation", "superbias", "linearity", "dark", "gain", "readnoise", "illumination",
             "photom")
 
@@ -38,6 +45,7 @@ _DESCRIPTIONS = {  # short: DESCRIP stays one FITS card
     "readnoise": "read noise of one read [DN]",
     "illumination": "illumination correction [1/MIU]",
     "photom": "FLUXCONV and PIXAR_SR",
+    "psf": "optical PSF per array",
 }
 
 
@@ -117,3 +125,29 @@ def build(seed: int = det.DEFAULT_SEED) -> list[tuple[str, object]]:
     for number in (70, 160):
         out.extend(build_one(number, t, seed) for t in TYPES_GE)
     return out
+
+
+def build_psf() -> list[tuple[str, object]]:
+    """The psf reference: one plane per array (:data:`PSF_DETECTORS`), sampled in detector pixels."""
+    from .models import MipsReferenceModel
+
+    n = PSF_HALF_PX * PSF_OVERSAMPLING
+    yy, xx = np.mgrid[-n:n + 1, -n:n + 1] / PSF_OVERSAMPLING
+    planes, scales = [], []
+    for detector in PSF_DETECTORS:
+        b = next(b for b in det.BANDS.values() if b.detector == detector)
+        plane = np.exp(-(xx**2 + yy**2) / (2.0 * b.psf_sigma_px**2))
+        planes.append(plane / plane.sum())
+        scales.append(b.pixel_scale_arcsec)
+    ref = MipsReferenceModel(data=np.asarray(planes, np.float32))
+    ref.pixel_scales = np.asarray(scales, np.float64)
+    ref.meta.date = USEAFTER
+    ref.meta.reftype = "psf"
+    ref.meta.telescope = "Spitzer"
+    ref.meta.instrument.name = "MIPS"
+    ref.meta.mips.psf_oversampling = PSF_OVERSAMPLING
+    ref.meta.description = f"MIPS {_DESCRIPTIONS['psf']} (Gaussian FWHM per band)"
+    ref.meta.author = "calpipe.instruments.mips"
+    ref.meta.pedigree = "SIMULATION"
+    ref.meta.useafter = USEAFTER
+    return [(f"mips_psf_{VERSION}.fits", ref)]

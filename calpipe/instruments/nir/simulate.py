@@ -63,6 +63,8 @@ READ_PATTERNS: dict[str, tuple[int, int]] = {  # name -> (nframes, groupgap)
     "MEDIUM2": (2, 8), "MEDIUM8": (8, 2), "DEEP2": (2, 18), "DEEP8": (8, 12),
 }
 ADC_MAX = 65535
+TELESCOPE = "JWST-like"  # as the nir plugin's Instrument says
+FILTER = "F200W"  # a label: the detector model has a single bandpass
 
 SKY_BACKGROUND = 0.2  # MJy/sr (zodiacal-like)
 POINTING = (53.16, -27.78, 0.0)  # RA_REF, DEC_REF, ROLL_REF [deg]
@@ -129,6 +131,7 @@ class Readout:
         """Mean read time [s] of each group's frames."""
         k = np.arange(self.ngroups)
         return self.tframe * (k * (self.nframes + self.groupgap) + (self.nframes + 1) / 2)
+
 
 
 def readout(readpatt: str = "MEDIUM8", ngroups: int = 10, nints: int = 1,
@@ -407,14 +410,17 @@ def _write_raw(ro: Readout, data: np.ndarray, maps: DetectorMaps, path: Path, pr
 
     raw = RawModel(data=data)
     meta = raw.meta
+    meta.telescope = TELESCOPE
     meta.instrument.name = "NIR"
     meta.instrument.detector = maps.detector
+    meta.instrument.filter = FILTER
     meta.observation.date_obs = date_obs
     meta.observation.program, meta.observation.visit, meta.observation.exposure = program, visit, exposure
     ex = meta.exposure
     ex.readpatt, ex.nints, ex.ngroups = ro.readpatt, ro.nints, ro.ngroups
     ex.nframes, ex.groupgap, ex.frame_divisor = ro.nframes, ro.groupgap, ro.nframes
     ex.frame_time, ex.group_time, ex.exposure_time = ro.tframe, ro.tgroup, ro.exposure_time
+    ex.exptime = ro.exposure_time
     ex.gain_factor = 1.0
     sub = meta.subarray
     sub.name, sub.xstart, sub.ystart, sub.xsize, sub.ysize = ro.name, ro.xstart, ro.ystart, ro.nx, ro.ny

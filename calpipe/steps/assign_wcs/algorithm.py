@@ -36,5 +36,5 @@ def tan_wcs(ra: float, dec: float, roll: float, pixel_scale_arcsec: float, crpix
         "ctype1": "RA---TAN", "ctype2": "DEC--TAN", "cunit1": "deg", "cunit2": "deg",
         "crval1": float(ra) % 360.0, "crval2": float(dec),
         "crpix1": crpix_full[0] - (origin[0] - 1), "crpix2": crpix_full[1] - (origin[1] - 1),
-        "cd1_1": cd11, "cd1_2": cd12, "cd2_1": cd21, "cd2_2": cd22,
+        "cd1_1": cd11, "cd1_2": cd12, "cd2_1": cd21, "cd2_2": cd22, "radesys": "ICRS",
     }

@@ -31,7 +31,11 @@ class JumpStep(Step):
             200.0, gt=0, description="jumps at or above this many sigma do not flag their neighbours")
 
     def process(self, product, refs, params):
+        from ..kernels import announce_compiling
+        from . import algorithm
         from .algorithm import detect_jumps
+
+        announce_compiling("jump", algorithm)
 
         nframes = product.meta.exposure.nframes
         if nframes is None:

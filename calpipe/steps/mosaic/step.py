@@ -77,6 +77,7 @@ class MosaicStep(Step):
         reject = np.uint32(sum(NAMES[n] for n in params.reject_dq))
         carried = DQ.SATURATED | DQ.FLUX_ESTIMATED | DQ.JUMP_DET  # what a source list should know of
         frames = []
+        exptimes = []
         for label, product in items:
             data = np.asarray(product.data, dtype=np.float32)
             err = np.asarray(product.err, dtype=np.float32)
@@ -87,6 +88,7 @@ class MosaicStep(Step):
                 continue
             frames.append(Frame(data, np.square(err), good, celestial_wcs(product, label),
                                 np.asarray(product.dq, np.uint32) & np.uint32(carried)))
+            exptimes.append(_exptime(product))
         if not frames:
             raise InputDataError(f"{first_label} and the other {len(items) - 1} member(s): no usable pixel "
                                  "in any of them (check their DQ and the mosaic's reject_dq)")
@@ -108,10 +110,18 @@ class MosaicStep(Step):
         out.meta.bunit_data = first.meta.bunit_data
         out.meta.bunit_err = first.meta.bunit_err or first.meta.bunit_data
         out.meta.mosaic.ncombine = len(frames)  # the members that had a usable pixel
+        if all(t is not None for t in exptimes):
+            out.meta.exposure.exptime = float(sum(exptimes))  # the time that went into the mosaic
         out.meta.mosaic.nrejected = int(sum(int(r.sum()) for r in result.rejected))
         out.meta.mosaic.max_offset = float(np.max(np.abs(result.offsets)))
         store_wcs(out, result.wcs)
         return out
+
+
+def _exptime(product) -> float | None:
+    """EXPTIME wherever the product's schemas put it (an instrument's own node, or meta.exposure)."""
+    values = (product[path] for path in product.find_fits_keyword("EXPTIME") if path in product)
+    return next((v for v in values if v is not None), None)
 
 
 def _keyword(product, keyword: str, label: str, required: bool = True):

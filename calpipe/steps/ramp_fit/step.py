@@ -51,7 +51,11 @@ def _fit(product, refs, **options):
     from calpipe.core.models.products import ImageModel
 
     from ..jump.step import reference_array
+    from ..kernels import announce_compiling
+    from . import algorithm
     from .algorithm import fit_ramps
+
+    announce_compiling("ramp_fit", algorithm)
 
     exposure = product.meta.exposure
     name = product.meta.filename or "input product"

@@ -32,11 +32,22 @@ caller multiplies by the pixel solid angle. Choices, and why:
   the model would only add a common error of ~0.3 % to every flux.
 * Aperture radius 1.5 FWHM by default: the enclosed fraction then hardly depends on
   where the source falls within its pixel (it does by ~1 % at 1 FWHM).
+* A known PRF (:class:`Prf` with an image, e.g. an instrument's PSF sampled onto the
+  mosaic grid by :mod:`.prf`) replaces the Gaussian and its measured FWHM: a width fitted
+  to the few bright isolated sources of a small field is fragile, and a wrong one splits
+  sources and biases fluxes.
+* ``deblend`` (source_catalog 1.1.0): sources within ``GROUP_FWHM`` fit together; a peak
+  must be the S/N maximum within ``MERGE_FWHM``; each aperture sum loses its neighbours'
+  fitted light and gains that light's error; FLAG_BLENDED also by the neighbours' share of
+  the aperture (``BLEND_SHARE``), since a faint source beside a bright one is spoiled by
+  light, not by distance; the blank-field excess noise is added to every flux error.
 """
 
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from astropy.stats import sigma_clip
@@ -45,7 +56,7 @@ from astropy.utils.exceptions import AstropyUserWarning
 from photutils.aperture import ApertureStats, CircularAperture, aperture_photometry
 from photutils.background import Background2D, MedianBackground
 from photutils.detection import find_peaks
-from photutils.psf import CircularGaussianPRF, PSFPhotometry, SourceGrouper
+from photutils.psf import CircularGaussianPRF, ImagePSF, PSFPhotometry, SourceGrouper
 from photutils.utils.exceptions import NoDetectionsWarning
 from scipy.interpolate import RegularGridInterpolator
 from scipy.ndimage import binary_dilation
@@ -68,8 +79,22 @@ BOX_FWHM = 10.0
 #: Radius of the aperture the curve of growth is taken to [FWHM].
 BIG_RADIUS_FWHM = 3.0
 CALIBRATOR_SNR = 50.0
+#: With deblending rules on, a detection peak is the S/N maximum within this radius [FWHM].
+MERGE_FWHM = 1.0
+#: With deblending rules on, sources within this distance [FWHM] are fit together.
+GROUP_FWHM = 3.0
+#: FLAG_BLENDED also when a neighbour's light in the aperture exceeds this share of the source's
+#: own aperture flux (and its 1σ), with deblending rules on.
+BLEND_SHARE = 0.1
+#: Fractional error of a subtracted neighbour's model in the aperture, beyond its flux error.
+NEIGHBOUR_MODEL_ERROR = 0.03
+#: Blank sky needed to measure the excess noise, in PSF areas (π FWHM²).
+BLANK_BEAMS = 30
 #: Second-pass detections must exceed this fraction of a neighbour's S/N (see :func:`find_sources`).
 MISFIT_FRACTION = 0.05
+#: The same with deblending rules on: the fitted model is the PRF (or a good Gaussian), so a
+#: residual peak a few per cent of its neighbour is a source.
+DEBLEND_MISFIT_FRACTION = 0.02
 #: An empirical correction replaces the Gaussian model's only when this many σ away from it.
 CALIBRATION_NSIGMA = 3.0
 MIN_CALIBRATORS = 5
@@ -108,6 +133,62 @@ def prf_image(fwhm_px: float, half: int) -> np.ndarray:
     return CircularGaussianPRF(flux=1.0, fwhm=fwhm_px)(xx, yy)
 
 
+@dataclass(frozen=True, eq=False)
+class Prf:
+    """A point source's image on the mosaic grid (its PSF integrated over a pixel), unit flux.
+
+    Without ``image``: the pixel-integrated Gaussian of FWHM ``fwhm`` [px] (photutils
+    CircularGaussianPRF). With it: that image, sampled ``oversampling`` times per pixel,
+    centred, summing to oversampling² (photutils ImagePSF); build it with :meth:`from_image`,
+    which sets ``fwhm`` to the Gaussian-equivalent width (second moment, the pixel's own
+    1/12 px² removed) that scales apertures, boxes and grouping.
+    """
+
+    fwhm: float
+    image: np.ndarray | None = None
+    oversampling: int = 1
+
+    @classmethod
+    def from_image(cls, image: np.ndarray, oversampling: int) -> Prf:
+        image = np.asarray(image, float)
+        if image.ndim != 2 or image.shape[0] != image.shape[1] or image.shape[0] % 2 == 0 \
+                or not np.all(np.isfinite(image)) or not image.sum() > 0:
+            raise ValueError(f"a PRF image must be square, odd-sized, finite and positive ({image.shape})")
+        image = image * oversampling**2 / image.sum()
+        half = image.shape[0] // 2
+        yy, xx = (np.mgrid[-half:half + 1, -half:half + 1]) / oversampling
+        var = np.sum((xx**2 + yy**2) * image) / (2 * np.sum(image)) - 1.0 / 12.0
+        return cls(float(2.0 * np.sqrt(2.0 * np.log(2.0) * var)), image, int(oversampling))
+
+    def model(self):
+        """A fresh photutils model (flux 1 at the origin)."""
+        if self.image is None:
+            return CircularGaussianPRF(fwhm=self.fwhm)
+        return ImagePSF(self.image, oversampling=self.oversampling)
+
+    def stamp(self, half: int) -> np.ndarray:
+        """The unit-flux PRF on a (2·half+1)² pixel grid, centred (the Gaussian: :func:`prf_image`)."""
+        if self.image is None:
+            return prf_image(self.fwhm, half)
+        yy, xx = np.mgrid[-half:half + 1, -half:half + 1]
+        return self._evaluate(xx, yy, 0.0, 0.0)
+
+    def at(self, xx: np.ndarray, yy: np.ndarray, x0: float, y0: float) -> np.ndarray:
+        """Unit-flux PRF of a source at (x0, y0) in pixels (xx, yy)."""
+        if self.image is None:
+            return CircularGaussianPRF(flux=1.0, x_0=x0, y_0=y0, fwhm=self.fwhm)(xx, yy)
+        return self._evaluate(xx, yy, x0, y0)
+
+    def _evaluate(self, xx, yy, x0, y0):
+        model = self._image_model
+        model.x_0, model.y_0 = x0, y0
+        return model(xx, yy)
+
+    @cached_property
+    def _image_model(self):
+        return self.model()
+
+
 def _kernel_half(fwhm_px: float) -> int:
     return int(np.ceil(2.0 * fwhm_px))
 
@@ -117,14 +198,15 @@ def fit_shape(fwhm_px: float) -> int:
     return 2 * max(1, int(np.ceil(1.2 * fwhm_px))) + 1
 
 
-def snr_map(resid: np.ndarray, err: np.ndarray, bad: np.ndarray, fwhm_px: float) -> np.ndarray:
+def snr_map(resid: np.ndarray, err: np.ndarray, bad: np.ndarray, fwhm_px: float,
+            prf: Prf | None = None) -> np.ndarray:
     """S/N of the PSF-weighted flux centred on each pixel of a background-subtracted image.
 
     ``Σ w P d / √(Σ w P²)`` with w = 1/σ² (0 on bad pixels), both sums convolutions:
     the error-normalised image filtered by the PSF, optimal for Gaussian noise and
     still in σ units where err varies or coverage ends.
     """
-    kern = prf_image(fwhm_px, int(np.ceil(2.0 * fwhm_px)))
+    kern = (prf or Prf(fwhm_px)).stamp(int(np.ceil(2.0 * fwhm_px)))
     w = np.where(bad, 0.0, 1.0 / err**2)
     num = fftconvolve(resid * w, kern, mode="same")
     den = fftconvolve(w, kern**2, mode="same")
@@ -133,7 +215,7 @@ def snr_map(resid: np.ndarray, err: np.ndarray, bad: np.ndarray, fwhm_px: float)
 
 
 def background(data: np.ndarray, err: np.ndarray, bad: np.ndarray,
-               fwhm_px: float) -> tuple[np.ndarray, np.ndarray]:
+               fwhm_px: float, prf: Prf | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Smooth background map and its 1σ per pixel (inputs as returned by :func:`prepare`).
 
     photutils Background2D gives sigma-clipped medians in boxes ≈ ``BOX_FWHM`` wide
@@ -159,7 +241,7 @@ def background(data: np.ndarray, err: np.ndarray, bad: np.ndarray,
         npix = b2d.n_pixels_mesh  # 0 in excluded boxes, whose values Background2D interpolated
         npix = np.where(npix > 0, npix, np.max(npix))
         sigma = np.sqrt(np.pi / 2) * _interpolate(b2d.background_rms_mesh / np.sqrt(npix), box, data.shape)
-        mask = bad | binary_dilation(snr_map(data - level, err, bad, fwhm_px) > 3.0,
+        mask = bad | binary_dilation(snr_map(data - level, err, bad, fwhm_px, prf) > 3.0,
                                      structure=dx**2 + dy**2 <= r * r)
     return level, sigma
 
@@ -175,52 +257,63 @@ def _interpolate(mesh: np.ndarray, box: tuple[int, int], shape: tuple[int, int])
 
 
 def _peaks(resid: np.ndarray, err: np.ndarray, bad: np.ndarray, fwhm_px: float,
-           threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """Local maxima of :func:`snr_map` above ``threshold``."""
+           threshold: float, prf: Prf | None = None, merge: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Local maxima of :func:`snr_map` above ``threshold``: over 3×3 pixels, or with ``merge``
+    over a disc of radius ``MERGE_FWHM`` FWHM (one source, one peak: closer pairs are not resolved)."""
+    if merge:
+        r = max(1, int(np.ceil(MERGE_FWHM * fwhm_px)))
+        dy, dx = np.mgrid[-r:r + 1, -r:r + 1]
+        shape = {"footprint": dx**2 + dy**2 <= (MERGE_FWHM * fwhm_px) ** 2 + 0.5}
+    else:
+        shape = {"box_size": 3}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NoDetectionsWarning)
-        peaks = find_peaks(snr_map(resid, err, bad, fwhm_px), threshold, box_size=3, mask=bad)
+        peaks = find_peaks(snr_map(resid, err, bad, fwhm_px, prf), threshold, mask=bad, **shape)
     if peaks is None:
         return np.zeros(0), np.zeros(0)
     return np.asarray(peaks["x_peak"], float), np.asarray(peaks["y_peak"], float)
 
 
 def find_sources(data: np.ndarray, err: np.ndarray, *, fwhm_px: float, threshold: float = 5.0,
-                 mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                 mask: np.ndarray | None = None, prf: Prf | None = None,
+                 deblend: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Pixel positions (x, y) of sources whose PSF S/N (:func:`snr_map`) peaks above ``threshold``.
 
     Two passes: peaks of the image, then peaks of the residual after subtracting PSF
     fits to those, which finds neighbours that only make a shoulder on a brighter
     source's filtered profile (≲ 2 FWHM away). Residual peaks within a FWHM of a fitted
     source, or below ``MISFIT_FRACTION`` of the S/N of one within 3 FWHM, are taken for
-    PSF-model mismatch and dropped.
+    PSF-model mismatch and dropped. ``prf`` (default the Gaussian of ``fwhm_px``) is the
+    filter and the fitted model; ``deblend`` applies the rules of :func:`photometer`'s.
     """
     data, err, bad = prepare(data, err, mask)
-    return _detect(data - background(data, err, bad, fwhm_px)[0], err, bad, fwhm_px, threshold)
+    prf = prf or Prf(fwhm_px)
+    return _detect(data - background(data, err, bad, fwhm_px, prf)[0], err, bad, prf, threshold, deblend)
 
 
-def _detect(resid: np.ndarray, err: np.ndarray, bad: np.ndarray, fwhm_px: float,
-            threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    x, y = _peaks(resid, err, bad, fwhm_px, threshold)
+def _detect(resid: np.ndarray, err: np.ndarray, bad: np.ndarray, prf: Prf,
+            threshold: float, deblend: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    fwhm_px = prf.fwhm
+    x, y = _peaks(resid, err, bad, fwhm_px, threshold, prf, merge=deblend)
     if len(x) == 0:
         return x, y
-    psf, fit = _psf_fit(resid, err, bad, x, y, fwhm_px)
+    psf, fit = _psf_fit(resid, err, bad, x, y, prf, group_fwhm=GROUP_FWHM if deblend else BLEND_FWHM)
     model = psf.make_model_image(resid.shape, psf_shape=(2 * _kernel_half(fwhm_px) + 1,) * 2)
     leftover = resid - np.nan_to_num(model)
-    x2, y2 = _peaks(leftover, err, bad, fwhm_px, threshold)
+    x2, y2 = _peaks(leftover, err, bad, fwhm_px, threshold, prf, merge=deblend)
     if len(x2) == 0:
         return x, y
     done = np.column_stack([np.where(np.isfinite(fit["x_fit"]), fit["x_fit"], x),
                             np.where(np.isfinite(fit["y_fit"]), fit["y_fit"], y)])
     fit_snr = np.nan_to_num(np.asarray(fit["flux_fit"] / fit["flux_err"], float))
-    peak_snr = snr_map(leftover, err, bad, fwhm_px)[y2.astype(int), x2.astype(int)]
+    peak_snr = snr_map(leftover, err, bad, fwhm_px, prf)[y2.astype(int), x2.astype(int)]
     # A residual peak within a FWHM of a fitted source is a misfit, not a neighbour; so
     # is one fainter than MISFIT_FRACTION of a source within 3 FWHM (PSF-model mismatch).
     tree = cKDTree(done)
     d, _ = tree.query(np.column_stack([x2, y2]))
     near = tree.query_ball_point(np.column_stack([x2, y2]), 3 * fwhm_px)
     brightest = np.array([fit_snr[i].max(initial=0.0) for i in near])
-    new = (d > fwhm_px) & (peak_snr > MISFIT_FRACTION * brightest)
+    new = (d > fwhm_px) & (peak_snr > (DEBLEND_MISFIT_FRACTION if deblend else MISFIT_FRACTION) * brightest)
     return np.concatenate([x, x2[new]]), np.concatenate([y, y2[new]])
 
 
@@ -240,14 +333,18 @@ def _neighbour_within(x: np.ndarray, y: np.ndarray, dist: float) -> np.ndarray:
 
 
 def _psf_fit(resid: np.ndarray, err: np.ndarray, bad: np.ndarray, x: np.ndarray, y: np.ndarray,
-             fwhm_px: float, *, fit_position: bool = True,
-             fit_fwhm_too: bool = False, shape: int | None = None) -> tuple[PSFPhotometry, Table]:
-    """photutils PSFPhotometry with a CircularGaussianPRF; sources within BLEND_FWHM fit together."""
-    model = CircularGaussianPRF(fwhm=fwhm_px)
-    model.fwhm.fixed = not fit_fwhm_too
+             prf: Prf, *, fit_position: bool = True, fit_fwhm_too: bool = False,
+             shape: int | None = None, group_fwhm: float = BLEND_FWHM) -> tuple[PSFPhotometry, Table]:
+    """photutils PSFPhotometry with the PRF's model; sources within ``group_fwhm`` fit together."""
+    fwhm_px = prf.fwhm
+    model = prf.model()
+    if fit_fwhm_too:
+        model.fwhm.fixed = False
+    elif prf.image is None:
+        model.fwhm.fixed = True
     model.x_0.fixed = model.y_0.fixed = not fit_position
     psf = PSFPhotometry(model, shape or fit_shape(fwhm_px),
-                        grouper=SourceGrouper(min_separation=BLEND_FWHM * fwhm_px),
+                        grouper=SourceGrouper(min_separation=group_fwhm * fwhm_px),
                         xy_bounds=fwhm_px if fit_position else None, aperture_radius=fwhm_px)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=AstropyUserWarning)
@@ -275,7 +372,7 @@ def measure_fwhm(data: np.ndarray, err: np.ndarray, *, guess_px: float, mask: np
                           f"FWHM left at {guess_px} px", stacklevel=2)
             return float(guess_px)
         x, y = x[keep], y[keep]
-        _, fit = _psf_fit(resid, err, bad, x, y, fwhm, fit_fwhm_too=True, shape=shape)
+        _, fit = _psf_fit(resid, err, bad, x, y, Prf(fwhm), fit_fwhm_too=True, shape=shape)
         new = float(np.nanmedian(np.abs(fit["fwhm_fit"])))
         done = abs(new - fwhm) < 0.01 * fwhm
         fwhm = new
@@ -304,9 +401,86 @@ def _aperture_sums(resid: np.ndarray, err: np.ndarray, bad: np.ndarray, x: np.nd
     return total, np.hypot(pixel_err, level_err * aper.area)
 
 
+def neighbour_light(prf: Prf, x: np.ndarray, y: np.ndarray, flux: np.ndarray, flux_err: np.ndarray,
+                    radius: float, bad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per source: the other sources' fitted light in its aperture of ``radius``, and its 1σ.
+
+    Each neighbour contributes F·E, E the share of its unit PRF on the aperture's good
+    pixels (exact overlap); its 1σ is F·E·hypot(σ_F/F, ``NEIGHBOUR_MODEL_ERROR``), the
+    fitted flux's error and the model's in the wings, summed in quadrature.
+    """
+    n = len(x)
+    light, var = np.zeros(n), np.zeros(n)
+    if n < 2:
+        return light, np.sqrt(var)
+    reach = radius + prf.image.shape[0] / (2 * prf.oversampling) if prf.image is not None \
+        else radius + 3.0 * prf.fwhm
+    good = np.isfinite(flux) & np.isfinite(flux_err) & np.isfinite(x) & np.isfinite(y)
+    tree = cKDTree(np.column_stack([np.nan_to_num(x), np.nan_to_num(y)]))
+    rel = np.hypot(np.where(flux != 0, flux_err / np.where(flux != 0, flux, 1.0), 0.0), NEIGHBOUR_MODEL_ERROR)
+    for i, j in tree.query_pairs(reach, output_type="ndarray"):
+        if not (good[i] and good[j]):
+            continue
+        for a, b in ((i, j), (j, i)):
+            mask = CircularAperture((x[a], y[a]), r=radius).to_mask(method="exact")
+            (y0, y1), (x0, x1) = (mask.bbox.iymin, mask.bbox.iymax), (mask.bbox.ixmin, mask.bbox.ixmax)
+            yy, xx = np.mgrid[y0:y1, x0:x1]
+            inside = (yy >= 0) & (xx >= 0) & (yy < bad.shape[0]) & (xx < bad.shape[1])
+            ok = np.zeros(yy.shape, bool)
+            ok[inside] = ~bad[yy[inside], xx[inside]]
+            share = float(np.sum(mask.data * ok * prf.at(xx, yy, x[b], y[b])))
+            light[a] += flux[b] * share
+            var[a] += (flux[b] * share * rel[b]) ** 2
+    return light, np.sqrt(var)
+
+
+def excess_noise(leftover: np.ndarray, err: np.ndarray, bad: np.ndarray, prf: Prf, radius: float,
+                 sources: np.ndarray) -> tuple[float, float]:
+    """Noise beyond ``err`` in PSF and aperture fluxes, from the image left after the fitted sources.
+
+    Sources below the threshold (confusion) and model residuals are in no pixel's error, but
+    they are in every flux. Blank-field photometry measures them: the PSF-weighted flux
+    (:func:`snr_map`) and aperture sums on a grid of positions (every half FWHM) more than
+    2 FWHM from the detections scatter by ``s`` times their expected error; the excess
+    factor sqrt(s² - 1) (0 when s <= 1; 3σ-clipped std) is returned for each, to be applied
+    to each source's own sky-noise error. Needs blank sky of ``BLANK_BEAMS`` PSF areas
+    (π FWHM² each), else (0, 0).
+    """
+    fwhm = prf.fwhm
+    step = max(1, round(fwhm / 2))
+    gy, gx = np.mgrid[step:leftover.shape[0] - step:step, step:leftover.shape[1] - step:step]
+    gx, gy = gx.ravel().astype(float), gy.ravel().astype(float)
+    far = np.ones(len(gx), bool)
+    if len(sources):
+        far = cKDTree(sources).query(np.column_stack([gx, gy]))[0] > 2 * fwhm
+    far &= _coverage(bad, gx, gy, max(radius, 2 * fwhm)) > 0.999
+    if far.sum() * step**2 < BLANK_BEAMS * np.pi * fwhm**2:
+        return 0.0, 0.0
+    gx, gy = gx[far], gy[far]
+    z_psf = snr_map(leftover, err, bad, fwhm, prf)[gy.astype(int), gx.astype(int)]
+    stats = ApertureStats(leftover, CircularAperture(np.column_stack([gx, gy]), r=radius), error=err,
+                          mask=bad)
+    z_ap = np.asarray(stats.sum, float) / np.asarray(stats.sum_err, float)
+    out = []
+    for z in (z_psf, z_ap):
+        spread = float(np.std(sigma_clip(z, sigma=3.0, maxiters=5).compressed()))
+        out.append(float(np.sqrt(max(spread**2 - 1.0, 0.0))))
+    return out[0], out[1]
+
+
 def photometer(data: np.ndarray, err: np.ndarray, x: np.ndarray, y: np.ndarray, *, fwhm_px: float,
-               mask: np.ndarray | None = None, aper_radius_fwhm: float = 1.5) -> Table:
+               mask: np.ndarray | None = None, aper_radius_fwhm: float = 1.5, prf: Prf | None = None,
+               deblend: bool = False) -> Table:
     """PSF-fit and aperture photometry at initial positions (x, y) [px, 0-based].
+
+    ``prf`` (default the Gaussian of ``fwhm_px``; an image PRF sets the FWHM) is the model
+    fitted and the one whose enclosed fraction is the model aperture correction.
+    ``deblend``: sources within ``GROUP_FWHM`` are fit together; each aperture sum has
+    its neighbours' fitted light (:func:`neighbour_light`) subtracted and that light's
+    error added; FLAG_BLENDED also where it exceeds ``BLEND_SHARE`` of the source's
+    own aperture flux and its 1σ. Meta ``n_blended`` counts the flagged sources; the
+    blank-field excess noise (:func:`excess_noise`, meta ``excess_psf``, ``excess_aper``)
+    is added to every flux error.
 
     Returns the :data:`COLUMNS` table (``id`` 1..N in input order) with meta
     ``fwhm_px``, ``aper_radius_px``, ``n_calibrators`` and, for ``aper_corr`` and
@@ -314,25 +488,29 @@ def photometer(data: np.ndarray, err: np.ndarray, x: np.ndarray, y: np.ndarray, 
     ``_err`` and ``_from`` ("model" or "image").
     """
     data, err, bad = prepare(data, err, mask)
+    prf = prf or Prf(fwhm_px)
+    fwhm_px = prf.fwhm
     x, y = np.atleast_1d(np.asarray(x, float)), np.atleast_1d(np.asarray(y, float))
     r_ap, r_big = aper_radius_fwhm * fwhm_px, BIG_RADIUS_FWHM * fwhm_px
     half = int(np.ceil(r_big)) + 1
-    prf = prf_image(fwhm_px, half)
+    stamp = prf.stamp(half)
     # the PRF's enclosed fraction, averaged over sub-pixel phases
     phases = np.linspace(-0.375, 0.375, 4)
     centres = [(half + px, half + py) for px in phases for py in phases]
-    enclosed = aperture_photometry(prf, CircularAperture(centres, r=r_ap))["aperture_sum"]
+    enclosed = aperture_photometry(stamp, CircularAperture(centres, r=r_ap))["aperture_sum"]
     meta = {"fwhm_px": float(fwhm_px), "aper_radius_px": float(r_ap),
             "aper_corr": float(np.mean(1.0 / np.asarray(enclosed, float))), "aper_corr_err": 0.0,
             "aper_corr_from": "model", "psf_flux_corr": 1.0, "psf_flux_corr_err": 0.0,
             "psf_flux_corr_from": "model", "n_calibrators": 0}
+    if deblend:
+        meta.update(n_blended=0, excess_psf=0.0, excess_aper=0.0)
     n = len(x)
     if n == 0:
         return Table({c: np.zeros(0, int if c in ("id", "flags") else float) for c in COLUMNS}, meta=meta)
 
-    level, level_sigma = background(data, err, bad, fwhm_px)
+    level, level_sigma = background(data, err, bad, fwhm_px, prf)
     resid = data - level
-    _, fit = _psf_fit(resid, err, bad, x, y, fwhm_px)
+    psf, fit = _psf_fit(resid, err, bad, x, y, prf, group_fwhm=GROUP_FWHM if deblend else BLEND_FWHM)
     xf, yf = np.asarray(fit["x_fit"], float), np.asarray(fit["y_fit"], float)
     flux_fit = np.asarray(fit["flux_fit"], float)
     psf_flags = np.asarray(fit["flags"], int)
@@ -342,7 +520,7 @@ def photometer(data: np.ndarray, err: np.ndarray, x: np.ndarray, y: np.ndarray, 
     ix = np.clip(np.round(xa).astype(int), 0, data.shape[1] - 1)
     level_err = level_sigma[iy, ix]  # correlated over the aperture: it scales with the area
     # a background offset b moves a PSF-weighted flux by b·ΣP/ΣP², with ΣP = 1
-    psf_err = np.hypot(np.asarray(fit["flux_err"], float), level_err / np.sum(prf**2))
+    psf_err = np.hypot(np.asarray(fit["flux_err"], float), level_err / np.sum(stamp**2))
     s, s_err = _aperture_sums(resid, err, bad, xa, ya, r_ap, level_err)
     b, b_err = _aperture_sums(resid, err, bad, xa, ya, r_big, level_err)
 
@@ -351,6 +529,22 @@ def photometer(data: np.ndarray, err: np.ndarray, x: np.ndarray, y: np.ndarray, 
           ] |= FLAG_EDGE
     flags[_neighbour_within(xa, ya, BLEND_FWHM * fwhm_px)] |= FLAG_BLENDED
     flags[((psf_flags & _PSF_FIT_BAD) != 0) | ~ok] |= FLAG_FIT
+    if deblend:
+        light, light_err = neighbour_light(prf, xa, ya, np.where(ok, flux_fit, np.nan), psf_err, r_ap, bad)
+        s, s_err = s - light, np.hypot(s_err, light_err)
+        flags[(light > BLEND_SHARE * s) & (light > s_err)] |= FLAG_BLENDED
+        meta["n_blended"] = int(np.count_nonzero(flags & FLAG_BLENDED))
+        model = psf.make_model_image(resid.shape, psf_shape=(2 * half + 1,) * 2)
+        ex_psf, ex_ap = excess_noise(resid - np.nan_to_num(model), err, bad, prf, r_ap,
+                                     np.column_stack([xa, ya]))
+        meta.update(excess_psf=ex_psf, excess_aper=ex_ap)
+        # each source's sky-noise error: the PSF fit's 1/√(ΣP²/σ²) and the aperture's √(Σσ²)
+        psf_sky = 1.0 / np.sqrt(np.maximum(fftconvolve(np.where(bad, 0.0, 1.0 / err**2), stamp**2,
+                                                       mode="same")[iy, ix], 1e-300))
+        apertures = CircularAperture(np.column_stack([xa, ya]), r=r_ap)
+        ap_sky = ApertureStats(np.zeros_like(resid), apertures, error=err, mask=bad).sum_err
+        psf_err = np.hypot(psf_err, ex_psf * psf_sky)
+        s_err = np.hypot(s_err, ex_ap * np.atleast_1d(np.asarray(ap_sky, float)))
 
     c = ((flags == 0) & (flux_fit / psf_err > CALIBRATOR_SNR) & (_coverage(bad, xa, ya, r_big) > 0.999)
          & ~_neighbour_within(xa, ya, r_big + BLEND_FWHM * fwhm_px))
@@ -380,18 +574,23 @@ def photometer(data: np.ndarray, err: np.ndarray, x: np.ndarray, y: np.ndarray, 
 
 def source_catalog(data: np.ndarray, err: np.ndarray, *, fwhm_px: float | None = None,
                    fwhm_guess_px: float = 2.0, threshold: float = 5.0,
-                   mask: np.ndarray | None = None, aper_radius_fwhm: float = 1.5) -> Table:
+                   mask: np.ndarray | None = None, aper_radius_fwhm: float = 1.5,
+                   prf: Prf | None = None, deblend: bool = False) -> Table:
     """Detect sources above ``threshold`` σ and photometer them (see :func:`photometer`).
 
-    ``fwhm_px`` None: measured with :func:`measure_fwhm` from ``fwhm_guess_px``
-    (meta ``fwhm_measured`` says which). Rows are sorted by decreasing S/N.
+    The PRF: ``prf`` if given (the instrument's, sampled onto the mosaic grid), else the
+    Gaussian of ``fwhm_px``, else of the FWHM measured with :func:`measure_fwhm` from
+    ``fwhm_guess_px`` (meta ``fwhm_measured`` says whether). Rows are sorted by
+    decreasing S/N.
     """
     data, err, bad = prepare(data, err, mask)
-    measured = fwhm_px is None
+    measured = prf is None and fwhm_px is None
     if measured:
         fwhm_px = measure_fwhm(data, err, guess_px=fwhm_guess_px, mask=bad)
-    x, y = _detect(data - background(data, err, bad, fwhm_px)[0], err, bad, fwhm_px, threshold)
-    cat = photometer(data, err, x, y, fwhm_px=fwhm_px, mask=bad, aper_radius_fwhm=aper_radius_fwhm)
+    prf = prf or Prf(fwhm_px)
+    x, y = _detect(data - background(data, err, bad, prf.fwhm, prf)[0], err, bad, prf, threshold, deblend)
+    cat = photometer(data, err, x, y, fwhm_px=prf.fwhm, mask=bad, aper_radius_fwhm=aper_radius_fwhm,
+                     prf=prf, deblend=deblend)
     if len(cat):
         cat = cat[np.argsort(-np.nan_to_num(cat["snr"], nan=-np.inf), kind="stable")]
         cat["id"] = np.arange(1, len(cat) + 1)

@@ -1,4 +1,4 @@
-"""Step class for source_catalog."""
+"""Step classes for source_catalog (1.0.0, and 1.1.0 with the deblending rules)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ class SourceCatalogStep(Step):
 
     name = "source_catalog"
     version = "1.0.0"
+    #: 1.1.0: neighbours fit together within 3 FWHM and subtracted from apertures, blends by light share
+    deblend = False
 
     class Params(Params):
         threshold: float = Field(5.0, gt=0, description="detection threshold: S/N of a PSF-weighted flux")
@@ -26,13 +28,20 @@ class SourceCatalogStep(Step):
                                   "(PSF model and resampling)")
 
     def process(self, product, refs, params):
+        return self.catalog(product, params, refs)
+
+    def prf(self, product, refs, scale_arcsec: float):
+        """The mosaic's PRF (an algorithm.Prf), or None for the Gaussian of the given or measured FWHM."""
+        return None
+
+    def catalog(self, product, params, refs):
         import numpy as np
 
         from calpipe.core.models.dqflags import DQ
 
         from ..mosaic.algorithm import pixel_scale_deg
         from ..wcs import celestial_wcs
-        from .algorithm import FLAG_SATURATED, source_catalog, touches, with_systematic
+        from .algorithm import FLAG_BLENDED, FLAG_SATURATED, source_catalog, touches, with_systematic
 
         name = product.meta.filename or "the mosaic"
         if not hasattr(product, "coverage"):
@@ -41,11 +50,13 @@ class SourceCatalogStep(Step):
         wcs = celestial_wcs(product, name)
         scale = pixel_scale_deg(wcs) * 3600.0
         mask = (product.dq & np.uint32(DQ.DO_NOT_USE)) != 0
+        fwhm, guess = getattr(params, "fwhm_arcsec", None), getattr(params, "fwhm_guess_arcsec", None)
         cat = source_catalog(np.asarray(product.data, float), np.asarray(product.err, float),
-                             fwhm_px=None if params.fwhm_arcsec is None else params.fwhm_arcsec / scale,
-                             fwhm_guess_px=2.0 if params.fwhm_guess_arcsec is None
-                             else params.fwhm_guess_arcsec / scale, threshold=params.threshold,
-                             mask=mask, aper_radius_fwhm=params.aperture_fwhm)
+                             fwhm_px=None if fwhm is None else fwhm / scale,
+                             fwhm_guess_px=2.0 if guess is None else guess / scale,
+                             threshold=params.threshold,
+                             mask=mask, aper_radius_fwhm=params.aperture_fwhm,
+                             prf=self.prf(product, refs, scale), deblend=self.deblend)
         # sums of surface brightness over pixels: MJy/sr x sr = MJy, reported in mJy
         if product.meta.bunit_data == "MJy/sr":
             factor, unit = np.radians(scale / 3600.0) ** 2 * 1e9, "mJy"
@@ -76,5 +87,15 @@ class SourceCatalogStep(Step):
         meta.aperture_correction = float(cat.meta["aper_corr"])
         meta.psf_flux_correction = float(cat.meta["psf_flux_corr"])
         meta.flux_unit = unit
+        if self.deblend:
+            meta.blended = int(np.count_nonzero(columns["flags"] & FLAG_BLENDED))
         return product
 
+
+class SourceCatalogStep110(SourceCatalogStep):
+    """source_catalog 1.1.0: blends by the neighbours' light in each aperture (subtracted, its error
+    added); neighbours within 3 FWHM fit together; one detection per S/N peak within a FWHM. NBLEND."""
+
+    version = "1.1.0"
+    opt_in = True  # irac_postbcd, nir_image3, mips_postbcd 1.0.0 name source_catalog unpinned
+    deblend = True

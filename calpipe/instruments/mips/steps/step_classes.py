@@ -18,8 +18,9 @@ def steps() -> list[type[Step]]:
     from .mips_ge_ramps.step import MipsGeRampsStep
     from .mips_ge_slope.step import MipsGeSlopeStep
     from .mips_illumination.step import MipsIlluminationStep
+    from .mips_source_catalog.step import MipsSourceCatalogStep
     from .mips_stim_response.step import MipsStimResponseStep
 
     return [Mips24SlopeStep, Mips24SaturationStep, Mips24LinearityStep, Mips24DroopStep, Mips24DarkStep,
             Mips24FlatStep, Mips24JailbarStep, Mips24CosmicRayStep, MipsGeRampsStep, MipsGeSlopeStep,
-            MipsStimResponseStep, MipsIlluminationStep]
+            MipsStimResponseStep, MipsIlluminationStep, MipsSourceCatalogStep]
