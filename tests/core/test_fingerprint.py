@@ -68,7 +68,8 @@ def test_platform_id_is_stable_and_sees_every_field():
     here = platform_fingerprint()
     assert platform_id(dict(reversed(list(here.items())))) == platform_id(here)
     ids = {platform_id({**here, k: "other"}) for k in here}
-    assert len(ids) == len(here) and platform_id(here) not in ids
+    assert len(ids) == len(here), "one id per platform"
+    assert platform_id(here) not in ids, "this platform's id is new"
 
 
 def test_differences_name_the_changed_field():

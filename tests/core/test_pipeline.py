@@ -61,7 +61,8 @@ def test_substitution_keeps_type_and_records_source(tmp_path):
     path = _yaml(tmp_path, GOOD)
     p = resolve(str(path), get_registry())
     flat = p.steps[1]
-    assert flat.params.min_flat == 0.25 and isinstance(flat.params.min_flat, float)
+    assert flat.params.min_flat == 0.25, "min_flat value"
+    assert isinstance(flat.params.min_flat, float), "min_flat is a float"
     assert flat.sources["min_flat"] == f"{path}:6 via ${{floor}}"
     assert p.steps[0].sources["flag_nonfinite"] == "default"
 
@@ -81,7 +82,8 @@ def test_precedence_default_yaml_config_command_line(tmp_path):
     assert p.steps[0].params.flag_nonfinite is False
     cli = Overrides(config=config, step_params={"flat_field": {"min_flat": 0.75}})
     p = resolve(str(path), get_registry(), cli)
-    assert p.steps[1].params.min_flat == 0.75 and p.steps[1].sources["min_flat"] == "command line"
+    assert p.steps[1].params.min_flat == 0.75, "min_flat from the command line"
+    assert p.steps[1].sources["min_flat"] == "command line", "source recorded as command line"
     # a pipeline parameter set on the command line flows through ${floor}
     p = resolve(str(path), get_registry(), Overrides(parameters={"floor": 0.125}))
     assert p.steps[1].params.min_flat == 0.125
@@ -194,7 +196,8 @@ def test_pinned_version_that_does_not_exist(tmp_path):
 def test_undefined_parameter_reference(tmp_path):
     path = _yaml(tmp_path, GOOD.replace("${floor}", "${flor}"))
     [problem] = _problems(path)
-    assert "uses undefined ${flor}" in problem and "did you mean 'floor'?" in problem
+    assert "uses undefined ${flor}" in problem, "names the undefined variable"
+    assert "did you mean 'floor'?" in problem, "suggests the near name"
 
 
 def test_imports_with_include_exclude_and_override(tmp_path):

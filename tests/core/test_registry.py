@@ -92,7 +92,8 @@ def test_same_name_and_version_from_two_plugins_names_both():
         reg.step("demo_step")
     message = str(err.value)
     assert "step 'demo_step' version 1.0.0 is registered twice" in message
-    assert "test_registry.Old" in message and "test_registry.Impostor" in message
+    assert "test_registry.Old" in message, "names the registered class"
+    assert "test_registry.Impostor" in message, "names the impostor"
     assert message.count("plugin '") == 2
 
 

@@ -13,7 +13,9 @@ def test_stream_is_interleaved_in_time_and_cut_across_files(raws, tmp_path):
     stream = [p for f in dl.files for p in read_telemetry(f).packets]
     assert [p.ticks for p in stream] == sorted(p.ticks for p in stream)
     kinds = "".join({"science": "s", "header": "h", "housekeeping": "k"}[p.kind] for p in stream)
-    assert kinds.startswith("kh") and "sks" in kinds  # idle sample, headers, then housekeeping among science
+    # idle sample, headers, then housekeeping among science
+    assert kinds.startswith("kh"), "starts with housekeeping"
+    assert "sks" in kinds, "science packets inside"
     for kind in ("science", "header", "housekeeping"):  # per-APID counters run on across exposures and files
         seqs = [p.seq_count for p in stream if p.kind == kind]
         assert seqs == list(range(len(seqs)))
@@ -27,7 +29,8 @@ def test_cli_prints_files_in_stream_order_and_the_truth(raws, tmp_path, capsys):
                     "--shuffle", "--seed", "3"]) == 0
     printed = capsys.readouterr().out.split()
     assert printed[-1] == str(tmp_path / "downlink_truth.json")
-    assert sorted(printed[:-1]) == sorted(str(p) for p in tmp_path.glob("tlm_*.pkt")) and len(printed) == 5
+    assert sorted(printed[:-1]) == sorted(str(p) for p in tmp_path.glob("tlm_*.pkt")), "prints every packet file"
+    assert len(printed) == 5, "five lines printed"
 
 
 def test_usage_errors(raws, tmp_path, capsys):

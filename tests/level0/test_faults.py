@@ -48,7 +48,8 @@ def test_incomplete_exposure_not_written_without_allow_partial(lossy, tmp_path, 
         assert (f"exposure {NIR_TAG}: missing packets APID 256 sequence counts {fault['seq_count']} "
                 f"(bytes {fault['offset']}-{fault['offset'] + fault['length'] - 1} of 10240)") in out.out
     assert f"NOT WRITTEN: exposure {NIR_TAG}: incomplete, 2 science packet(s) missing" in out.out
-    assert "--allow-partial" in out.out and "1 exposure(s) not written" in out.err
+    assert "--allow-partial" in out.out, "suggests --allow-partial"
+    assert "1 exposure(s) not written" in out.err, "says how many exposures were not written"
     assert not list(tmp_path.glob("*.fits"))
 
 
@@ -106,7 +107,8 @@ def test_all_faults_together_out_of_order(raws, tmp_path, capsys):
     faults = dl.truth["faults"]
     assert extract(dl.files[::-1], "1", tmp_path / "out", "--allow-partial") == 0
     out = capsys.readouterr().out
-    assert out.count("rejected packet at") == 2 and out.count("duplicate packet") == 2
+    assert out.count("rejected packet at") == 2, "two rejected packets reported"
+    assert out.count("duplicate packet") == 2, "two duplicate packets reported"
     for tag in (NIR_TAG, FRAME_TAG):
         losses = [f for f in faults["dropped"] + faults["corrupted"] if f["tag"] == tag]
         product = open_product(tmp_path / "out" / raws[tag].name)
@@ -133,5 +135,6 @@ def test_truncated_telemetry_is_bad_input(raws, tmp_path, capsys):
     dl.files[1].write_bytes(content[:-10])
     assert extract(dl.files, NIR_TAG, tmp_path / "out") == 3
     err = capsys.readouterr().err
-    assert f"{dl.files[1]}: not readable as CCSDS packets" in err and "truncated" in err
+    assert f"{dl.files[1]}: not readable as CCSDS packets" in err, "names the unreadable file"
+    assert "truncated" in err, "says it is truncated"
     assert extract([tmp_path / "nowhere.pkt"], NIR_TAG, tmp_path / "out") == 3

@@ -45,12 +45,14 @@ def test_primary_header_and_fields_read_back_by_ccsdspy():
     fields = definition("science").load(io.BytesIO(packet), include_primary_header=True)
     one = {k: v[0] for k, v in fields.items()}
     assert (one["CCSDS_VERSION_NUMBER"], one["CCSDS_PACKET_TYPE"], one["CCSDS_SECONDARY_FLAG"]) == (0, 0, 1)
-    assert one["CCSDS_APID"] == 256 and one["CCSDS_SEQUENCE_FLAG"] == LAST
+    assert one["CCSDS_APID"] == 256, "APID"
+    assert one["CCSDS_SEQUENCE_FLAG"] == LAST, "sequence flag"
     assert one["CCSDS_SEQUENCE_COUNT"] == 4  # 14 bits: 16388 wraps to 4
     assert one["CCSDS_PACKET_LENGTH"] == len(packet) - 7
     assert (one["TIME_S"], one["TIME_SUB"]) == (829_180_800, 32768)
     assert (one["PROGRAM"], one["VISIT"], one["EXPOSURE"], one["DTYPE"]) == (b"00001", b"001", b"00042", b">u2")
-    assert (one["OFFSET"], one["TOTAL"], one["NDIM"]) == (6, 12, 2) and list(one["SHAPE"]) == [2, 3, 0, 0]
+    assert (one["OFFSET"], one["TOTAL"], one["NDIM"]) == (6, 12, 2), "offset, total and ndim"
+    assert list(one["SHAPE"]) == [2, 3, 0, 0], "shape"
     assert one["DATA"].tobytes() == bytes(range(6))
     assert one["CRC"] == crc16(packet[:-2]) == int.from_bytes(packet[-2:], "big")
 
@@ -93,7 +95,8 @@ def test_positions_rejections_and_unreadable_files(tmp_path):
     assert [(p.position, p.seq_count) for p in tf.packets] == [(0, 1)]
     assert [(r.position, r.apid, r.seq_count) for r in tf.rejected] == [(len(good), 256, 2),
                                                                       (2 * len(good), 2047, 3)]
-    assert "CRC" in tf.rejected[0].reason and "unknown APID" in tf.rejected[1].reason
+    assert "CRC" in tf.rejected[0].reason, "CRC rejection reason"
+    assert "unknown APID" in tf.rejected[1].reason, "unknown APID rejection reason"
 
     truncated = tmp_path / "truncated.pkt"
     truncated.write_bytes(good + good[:-5])

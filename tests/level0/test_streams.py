@@ -34,9 +34,11 @@ def test_any_order_gives_the_array():
     packets = segments()
     random.Random(3).shuffle(packets)
     stream = reassemble(packets, "x")
-    assert stream.complete and stream.array().dtype == np.uint16
-    assert np.array_equal(stream.array(), ARRAY) and [p.seq_count for p in stream.used] == [
-        16380, 16381, 16382, 16383, 0, 1, 2, 3]
+    assert stream.complete, "stream complete"
+    assert stream.array().dtype == np.uint16, "array dtype"
+    assert np.array_equal(stream.array(), ARRAY), "array reassembled"
+    assert ([p.seq_count for p in stream.used] == [
+        16380, 16381, 16382, 16383, 0, 1, 2, 3]), "sequence counts wrap in order"
 
 
 @pytest.mark.parametrize(("lost", "seqs", "start", "stop"), [
@@ -51,15 +53,17 @@ def test_gaps_named_by_sequence_counts(lost, seqs, start, stop):
     assert (gap.seq_counts, gap.start, gap.stop) == (seqs, start, stop)
     missing = stream.missing()
     assert np.flatnonzero(missing).tolist() == list(range(start // 2, -(-stop // 2)))
-    assert (stream.array()[missing] == 0).all() and np.array_equal(stream.array()[~missing], ARRAY[~missing])
+    assert (stream.array()[missing] == 0).all(), "missing packets read as 0"
+    assert np.array_equal(stream.array()[~missing], ARRAY[~missing]), "the rest is intact"
 
 
 def test_duplicates_dropped_once_conflicts_refused():
     packets = segments()
     copy = Packet(**{**packets[2].__dict__, "file": "b.pkt", "position": 7})
     stream = reassemble([*packets, copy], "x")
-    assert stream.complete and [(d.kept.file, d.dropped.file, d.dropped.position) for d in stream.duplicates] == [
-        ("a.pkt", "b.pkt", 7)]
+    assert stream.complete, "stream complete"
+    assert ([(d.kept.file, d.dropped.file, d.dropped.position) for d in stream.duplicates] == [
+        ("a.pkt", "b.pkt", 7)]), "the duplicate is reported with its file and position"
     other = Packet(**{**copy.__dict__, "data": bytes(16)})
     with pytest.raises(InputDataError, match=r"a.pkt byte 2000 .* b.pkt byte 7 .*same segment, other content"):
         reassemble([*packets, other], "exposure 1:1:1")

@@ -27,7 +27,8 @@ def test_pattern_kinds(pattern, value, expected):
     ("NRCA*", "NRCA3", True), ("NRCA*", "NRCB3", False), ("NRCA*", "NRC*", True), ("NRCA*", "NRCB*", False),
 ])
 def test_overlap(p, q, expected):
-    assert overlaps(p, q) is expected and overlaps(q, p) is expected
+    assert overlaps(p, q) is expected, f"overlaps({p}, {q})"
+    assert overlaps(q, p) is expected, f"overlaps({q}, {p})"
 
 
 RULES = [

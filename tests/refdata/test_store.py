@@ -23,7 +23,8 @@ def test_files_are_addressed_by_content_and_carry_their_metadata(store, reftypes
     assert entry["sha256"] == sha256_file(path)
     assert store.file_path(entry["sha256"]).read_bytes() == path.read_bytes()
     assert (entry["instrument"], entry["reftype"], entry["useafter"]) == ("demo", "flat", "2021-03-04T00:00:00")
-    assert entry["select"] == {"DETECTOR": "DEMO1|DEMO2"} and entry["description"] == "test flat"
+    assert entry["select"] == {"DETECTOR": "DEMO1|DEMO2"}, "selectors"
+    assert entry["description"] == "test flat", "description"
 
 
 def test_publish_numbers_contexts_and_inherits(store, reftypes, make_ref):
@@ -33,7 +34,8 @@ def test_publish_numbers_contexts_and_inherits(store, reftypes, make_ref):
     assert store.context_numbers() == [1000, 1001]
     loaded = store.load(1001)
     assert {r.name for r in loaded.files().values()} == {"flat1.fits", "mask1.fits", "flat2.fits"}
-    assert loaded.rationale == "test" and store.load(1000).rationale == "first"
+    assert loaded.rationale == "test", "rationale of the loaded context"
+    assert store.load(1000).rationale == "first", "rationale of context 1000"
     assert store.staged() == []
 
 

@@ -46,7 +46,8 @@ def test_a_foreign_platform_entry_never_stands_in_for_this_one(seed):
     new = scaled(golden, 1 + 10 * RTOL)  # a real change, locked (wrongly or not) for another platform
     how, problems = check(lock(golden, foreign=new), new, golden, platform="here")
     assert how == "within tolerance"
-    assert any("SOURCES.flux" in p for p in problems) and any("i2d SCI" in p for p in problems)
+    assert any("SOURCES.flux" in p for p in problems), "the catalogue column is named"
+    assert any("i2d SCI" in p for p in problems), "the mosaic SCI is named"
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -59,7 +60,8 @@ def test_noise_passes_on_an_unlocked_platform(seed):
 def test_on_a_locked_platform_even_noise_fails(seed):
     golden = outputs(seed)
     how, problems = check(lock(golden, here=golden), scaled(golden, 1 + 1e-12), golden, "here")
-    assert how == "bit for bit" and problems == ["digests differ from the lock's entry for this platform here"]
+    assert how == "bit for bit", "comparison is bit for bit"
+    assert problems == ["digests differ from the lock's entry for this platform here"], "problem reported"
     assert check(lock(golden, here=golden), golden, golden, "here") == ("bit for bit", [])
 
 

@@ -23,9 +23,13 @@ class Product:
 def test_missing_planes_are_created_empty():
     product = Product(np.ones((3, 5), np.float32), dq=np.ones((2, 2), np.uint32))
     data, err, dq, artifacts = bcd_arrays(product, "step", "X image", "run x first")
-    assert data is product.data and err is product.err and dq is product.dq and artifacts is product.artifacts
+    assert data is product.data, "data is the product's array"
+    assert err is product.err, "err is the product's array"
+    assert dq is product.dq, "dq is the product's array"
+    assert artifacts is product.artifacts, "artifacts is the product's array"
     assert (err.dtype, dq.dtype, artifacts.dtype) == (np.float32, np.uint32, np.uint16)
-    assert err.shape == dq.shape == artifacts.shape == (3, 5) and not dq.any()
+    assert err.shape == dq.shape == artifacts.shape == (3, 5), "err, dq and artifacts shape"
+    assert not dq.any(), "dq starts empty"
 
 
 def test_present_planes_are_kept():
@@ -33,7 +37,9 @@ def test_present_planes_are_kept():
     product = Product(np.ones((3, 5), np.float32), err=np.ones((3, 5), np.float32), dq=dq,
                       artifacts=np.ones((3, 5), np.uint16))
     _, err, got, artifacts = bcd_arrays(product, "step", "X image", "run x first")
-    assert got is dq and err.all() and artifacts.all()
+    assert got is dq, "dq is the same array"
+    assert err.all(), "err filled"
+    assert artifacts.all(), "artifacts filled"
 
 
 @pytest.mark.parametrize("data", [None, np.ones((2, 3, 5), np.float32), np.ones((3, 5), np.uint16)])

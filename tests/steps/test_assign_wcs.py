@@ -59,8 +59,11 @@ def test_written_header_is_a_valid_wcs_with_north_and_east_right(tmp_path, roll)
     params = AssignWcsStep.Params()
     model = AssignWcsStep().process(image(roll=roll, xstart=993, ystart=993), {}, params)
     wcs, header = written_wcs(model, tmp_path / "x.fits")
-    assert wcs.has_celestial and list(wcs.wcs.ctype) == ["RA---TAN", "DEC--TAN"]
-    assert header["CUNIT1"] == "deg" and header["CRPIX1"] == 32.5 and header["CRPIX2"] == 32.5
+    assert wcs.has_celestial, "WCS is celestial"
+    assert list(wcs.wcs.ctype) == ["RA---TAN", "DEC--TAN"], "CTYPE is TAN"
+    assert header["CUNIT1"] == "deg", "CUNIT1"
+    assert header["CRPIX1"] == 32.5, "CRPIX1"
+    assert header["CRPIX2"] == 32.5, "CRPIX2"
     centre = SkyCoord(150.0 * u.deg, 30.0 * u.deg)
     assert sky(wcs, 32.5, 32.5).separation(centre).arcsec < 1e-6
     up, right = sky(wcs, 32.5, 132.5), sky(wcs, 132.5, 32.5)  # 100 px along +y and +x
@@ -74,11 +77,13 @@ def test_roll_0_up_is_north_and_roll_90_up_is_east(tmp_path):
     model = image(shape=(64, 64), roll=0.0, dec=0.0, xstart=993, ystart=993)  # crpix inside: 32.5
     wcs0, _ = written_wcs(AssignWcsStep().process(model, {}, AssignWcsStep.Params()), tmp_path / "a.fits")
     ra, dec = wcs0.all_pix2world([[32.5, 132.5]], 1)[0]
-    assert ra == pytest.approx(150.0, abs=1e-12) and dec == pytest.approx(100 * SCALE, rel=1e-9)
+    assert ra == pytest.approx(150.0, abs=1e-12), "RA"
+    assert dec == pytest.approx(100 * SCALE, rel=1e-9), "Dec"
     model = image(shape=(64, 64), roll=90.0, dec=0.0, xstart=993, ystart=993)
     wcs90, _ = written_wcs(AssignWcsStep().process(model, {}, AssignWcsStep.Params()), tmp_path / "b.fits")
     ra, dec = wcs90.all_pix2world([[32.5, 132.5]], 1)[0]
-    assert ra == pytest.approx(150.0 + 100 * SCALE, rel=1e-12) and dec == pytest.approx(0.0, abs=1e-12)
+    assert ra == pytest.approx(150.0 + 100 * SCALE, rel=1e-12), "RA"
+    assert dec == pytest.approx(0.0, abs=1e-12), "Dec"
 
 
 def test_subarray_sees_the_same_sky_as_the_full_frame(tmp_path):

@@ -37,13 +37,17 @@ def test_match_is_one_to_one_best_chi2_first_and_cut_at_9():
     ra2 = np.array([150.0, 150.0 + 100 * ARCSEC * ra_scale])
     dec2 = np.array([dec0 + 2.5 * ARCSEC, dec0 + 2.99 * ARCSEC])  # 2.99": χ² = 2.99²/1 < 9
     i1, i2 = match_positions(ra1, dec1, np.sqrt(0.5), ra2, dec2, np.sqrt(0.5))
-    assert i1.tolist() == [1, 2] and i2.tolist() == [0, 1]  # χ² 0.25 then 8.94
+    # χ² 0.25 then 8.94
+    assert i1.tolist() == [1, 2], "band-1 indices"
+    assert i2.tolist() == [0, 1], "band-2 indices"
     # at 3.01" the second pair has χ² = 9.06 and no longer matches
     i1, i2 = match_positions(ra1, dec1, np.sqrt(0.5), ra2, dec2 + np.array([0, 0.02 * ARCSEC]), np.sqrt(0.5))
-    assert i1.tolist() == [1] and i2.tolist() == [0]
+    assert i1.tolist() == [1], "band-1 indices"
+    assert i2.tolist() == [0], "band-2 indices"
     # without source 1 competing, source 0 (2.5" away, χ² = 6.25) gets it
     i1, i2 = match_positions(ra1[:1], dec1[:1], 1.0, ra2, dec2, 0.0)
-    assert i1.tolist() == [0] and i2.tolist() == [0]
+    assert i1.tolist() == [0], "band-1 indices"
+    assert i2.tolist() == [0], "band-2 indices"
     assert [a.size for a in match_positions([], [], 1.0, ra2, dec2, 1.0)] == [0, 0]
 
 
@@ -57,7 +61,8 @@ def test_forced_photometry_recovers_a_known_flux_next_to_a_detected_source():
     alone, _ = forced_photometry(data, err, [30.0], [30.0], fwhm_px=4.5)
     assert alone[0] > 400  # without the neighbour in the fit, its light goes to the forced source
     off, off_err = forced_photometry(data, err, [-20.0], [30.0], fwhm_px=4.5)
-    assert np.isnan(off[0]) and np.isnan(off_err[0])
+    assert np.isnan(off[0]), "offset NaN"
+    assert np.isnan(off_err[0]), "offset error NaN"
 
 
 def tan_wcs(scale_arcsec, shape):
@@ -139,12 +144,14 @@ def test_true_pairs_are_matched_and_false_matches_are_rare(merged):
     assert found >= 0.98, found
     # every true pair, blended 70 µm detections included (their positional errors are inflated)
     every = [(row_of_24[t], c70["id"][k]) for k, t in enumerate(t70) if t >= 0 and t in row_of_24]
-    assert len(every) > 100 and np.mean([out["id_70"][r] == i70 for r, i70 in every]) >= 0.98
+    assert len(every) > 100, "more than 100 true pairs"
+    assert np.mean([out["id_70"][r] == i70 for r, i70 in every]) >= 0.98, "at least 98 % matched to the true source"
     matched = np.nonzero(out["id_70"] >= 0)[0]
     truth_of_70 = dict(zip(c70["id"], t70, strict=True))
     false = np.mean([t24[r] < 0 or truth_of_70[out["id_70"][r]] != t24[r] for r in matched])
     assert false < 0.01, false
-    assert np.all(out["chi2"][matched] < 9) and np.all(np.isnan(out["chi2"][out["id_70"] < 0]))
+    assert np.all(out["chi2"][matched] < 9), "matched chi2 below 9"
+    assert np.all(np.isnan(out["chi2"][out["id_70"] < 0])), "unmatched chi2 NaN"
 
 
 def test_upper_limits_hold_the_true_flux(merged):
@@ -157,7 +164,8 @@ def test_upper_limits_hold_the_true_flux(merged):
     assert np.mean(truth["f70"][t24[real]] < out["flux_70_ulim"][real]) >= 0.99
     # the forced fluxes are measurements, not limits: honest pulls
     pull = (out["flux_70"][real] - truth["f70"][t24[real]]) / out["flux_70_err"][real]
-    assert 0.8 < np.std(pull) < 1.25 and abs(np.median(pull)) < 0.3
+    assert 0.8 < np.std(pull) < 1.25, "pull std near 1"
+    assert abs(np.median(pull)) < 0.3, "pull median near 0"
     assert np.all(out["flux_70_ulim"][real] == upper_limit(out["flux_70"][real], out["flux_70_err"][real]))
     assert np.all(np.isnan(out["flux_70_ulim"][~limits]))
 
@@ -170,5 +178,6 @@ def test_no_70um_coverage_gives_no_limit():
     data = np.full((40, 40), np.nan)
     out = band_merge(prior, other, data, np.ones_like(data), w.world_to_pixel_values,
                      prior_pixel_scale=2.5, other_pixel_scale=4.0)
-    assert out["flags"].tolist() == [FLAG_NO_COVERAGE] and out["id_70"].tolist() == [-1]
+    assert out["flags"].tolist() == [FLAG_NO_COVERAGE], "flagged no coverage"
+    assert out["id_70"].tolist() == [-1], "no match id"
     assert np.isnan(out["flux_70_ulim"][0])

@@ -15,7 +15,8 @@ def test_division_and_variance_scaling():
                      var_poisson=np.array([[4.0, 1.0]], np.float32), var_rnoise=np.array([[1.0, 1.0]], np.float32))
     assert out.sci.tolist() == [[2.0, 18.0]]
     assert out.err.tolist() == [[1.0, 6.0]]
-    assert out.var_poisson.tolist() == [[1.0, 4.0]] and out.var_rnoise.tolist() == [[0.25, 4.0]]
+    assert out.var_poisson.tolist() == [[1.0, 4.0]], "Poisson variance"
+    assert out.var_rnoise.tolist() == [[0.25, 4.0]], "read-noise variance"
     assert out.dq.tolist() == [[0, 0]]
 
 

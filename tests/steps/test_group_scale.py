@@ -33,7 +33,8 @@ def test_scale_factor_is_divisor_over_nframes():
     assert scale_factor(5, 4) == pytest.approx(0.8)
     assert 50 * scale_factor(5, 4) == pytest.approx(40.0)
     assert scale_factor(8, 8) == 1.0
-    assert scale_factor(8, None) == 1.0 and scale_factor(None, 4) == 1.0
+    assert scale_factor(8, None) == 1.0, "no FRMDIVSR: factor 1"
+    assert scale_factor(None, 4) == 1.0, "no NFRAMES: factor 1"
     with pytest.raises(ValueError, match="positive"):
         scale_factor(4, 0)
 
@@ -41,7 +42,8 @@ def test_scale_factor_is_divisor_over_nframes():
 def test_to_float_ramps_converts_and_scales():
     raw = np.array([[[[0, 1], [65535, 50]]]], np.uint16)
     out = to_float_ramps(raw, 0.8)
-    assert out.dtype == np.float32 and out.shape == raw.shape
+    assert out.dtype == np.float32, "dtype"
+    assert out.shape == raw.shape, "shape"
     assert out.ravel().tolist() == pytest.approx([0.0, 0.8, 52428.0, 40.0])
     assert to_float_ramps(raw).ravel().tolist() == [0.0, 1.0, 65535.0, 50.0]
     assert raw.ravel().tolist() == [0, 1, 65535, 50]  # input untouched
@@ -52,13 +54,19 @@ def test_step_makes_ramp_model_with_metadata(tmp_path):
     raw = raw_model(data)
     ramp = GroupScaleStep().process(raw, {}, GroupScaleStep.Params())
     assert isinstance(ramp, RampModel)
-    assert ramp.data.dtype == np.float32 and np.array_equal(ramp.data, data.astype(np.float32))
-    assert ramp.groupdq.dtype == np.uint8 and ramp.groupdq.shape == data.shape and not ramp.groupdq.any()
-    assert ramp.pixeldq.dtype == np.uint32 and ramp.pixeldq.shape == (3, 3) and not ramp.pixeldq.any()
+    assert ramp.data.dtype == np.float32, "data dtype"
+    assert np.array_equal(ramp.data, data.astype(np.float32)), "data values"
+    assert ramp.groupdq.dtype == np.uint8, "groupdq dtype"
+    assert ramp.groupdq.shape == data.shape, "groupdq shape"
+    assert not ramp.groupdq.any(), "groupdq empty"
+    assert ramp.pixeldq.dtype == np.uint32, "pixeldq dtype"
+    assert ramp.pixeldq.shape == (3, 3), "pixeldq shape"
+    assert not ramp.pixeldq.any(), "pixeldq empty"
     m = ramp.meta
     assert (m.instrument.name, m.instrument.detector, m.observation.date_obs) == ("NIR", "NRCA1",
                                                                                  "2026-03-01T12:00:00")
-    assert m.observation.program == "1234" and m.data_level == 1
+    assert m.observation.program == "1234", "program"
+    assert m.data_level == 1, "data level"
     assert m.date is None  # DATE is when a file is written: the new product gets its own on save
     assert (m.exposure.readpatt, m.exposure.nframes, m.exposure.groupgap, m.exposure.frame_time) == (
         "SHALLOW4", 4, 1, 0.05)

@@ -111,7 +111,9 @@ def test_five_or_more_groups_use_the_rejection_threshold(b, flagged):
     # 4 differences (0, 0, b, 0), read noise 100/sqrt(2): center = mean = b/4,
     # sigma^2 = b/4 + 100^2 (Poisson term + read noise), ratio = (3b/4) / sigma = 3.73 and 4.61.
     ratio = 0.75 * b / np.sqrt(b / 4 + 100**2)
-    assert (ratio > 4) == flagged and ratio < 5  # so the 4-group threshold would never flag it
+    # so the 4-group threshold would never flag it
+    assert (ratio > 4) == flagged, "flagged exactly when the ratio exceeds 4"
+    assert ratio < 5, "ratio below the 4-group threshold 5"
     out = run(ramp_from_diffs(0.0, 0.0, b, 0.0), readnoise=100 * RN_UNIT)
     assert out[0, :, 0, 0].tolist() == [0, 0, 0, JUMP if flagged else 0, 0]
 
@@ -135,7 +137,9 @@ def test_unusable_groups_are_skipped_and_existing_flags_kept():
     data[0, 2:] += 7000.0
     out = run(data, gdq, readnoise=100 * RN_UNIT)
     assert out[0, :, 0, 0].tolist() == [0, 0, JUMP, 0, 0, 0] + [DQ.SATURATED] * 4
-    assert gdq[0, 2, 0, 0] == JUMP and gdq[0, 6, 0, 0] == DQ.SATURATED  # input untouched
+    # input untouched
+    assert gdq[0, 2, 0, 0] == JUMP, "jump flagged"
+    assert gdq[0, 6, 0, 0] == DQ.SATURATED, "saturation kept"
 
 
 def test_pixels_without_gain_or_readnoise_are_not_searched():
@@ -176,7 +180,8 @@ def test_big_jumps_flag_their_four_neighbours():
 
 @pytest.mark.parametrize("jump_e", [100.0, 30000.0])
 def test_jumps_outside_the_neighbour_range_flag_only_themselves(jump_e):
-    assert not 10 < ratio_of(jump_e) < 200 and ratio_of(jump_e) > 4
+    assert not 10 < ratio_of(jump_e) < 200, "jump outside the neighbour range"
+    assert ratio_of(jump_e) > 4, "jump above the threshold"
     out = run(neighbour_field(jump_e), readnoise=10 * RN_UNIT)
     assert np.argwhere(out & JUMP).tolist() == [[0, 4, 4, 4]]
 
@@ -188,7 +193,8 @@ def test_neighbour_flagging_can_be_switched_off_and_spares_saturated_groups():
     gdq = np.zeros(data.shape, np.uint8)
     gdq[0, 4:, 3, 4] = DQ.SATURATED  # the neighbour above is saturated from group 4
     out = run(data, gdq, readnoise=10 * RN_UNIT)
-    assert out[0, 4, 3, 4] == DQ.SATURATED and out[0, 4, 5, 4] == JUMP
+    assert out[0, 4, 3, 4] == DQ.SATURATED, "saturated neighbour keeps SATURATED only"
+    assert out[0, 4, 5, 4] == JUMP, "other neighbour flagged JUMP"
     # neighbours at the edge of the array: no wrap-around
     edge = np.zeros((1, 10, 3, 3), np.float32)
     edge[0, 4:, 0, 0] = 600.0
@@ -316,6 +322,7 @@ def test_quantum_restores_the_false_rate_of_unrounded_groups(seed):
 def test_step_1_1_0_passes_quantum():
     from calpipe.steps.jump.step import JumpStepV1_1
 
-    assert JumpStepV1_1.opt_in and JumpStepV1_1.Params().quantum == 1.0
+    assert JumpStepV1_1.opt_in, "v1.1 is opt-in"
+    assert JumpStepV1_1.Params().quantum == 1.0, "quantum default"
     with pytest.raises(ValueError, match="quantum must be >= 0"):
         false_rate(np.zeros((1, 5, 1, 4), np.float32), quantum=-1.0)

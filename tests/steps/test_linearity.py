@@ -65,7 +65,8 @@ def test_step_uses_the_subarray_part_of_the_coefficients():
     expected = np.full((3, 3), 1010.2)
     expected[1, 1] = 1000 + 20 + 0.2
     assert np.allclose(out.data[0, 0], expected, rtol=1e-7, atol=0)
-    assert out.groupdq.shape == (1, 1, 3, 3) and not out.pixeldq.any()
+    assert out.groupdq.shape == (1, 1, 3, 3), "groupdq shape"
+    assert not out.pixeldq.any(), "pixeldq empty"
 
 
 def test_step_refuses_coefficients_of_the_wrong_shape():

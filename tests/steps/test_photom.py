@@ -38,14 +38,18 @@ def test_convert_by_hand():
 
 def test_step_converts_and_records(tmp_path):
     out = PhotomStep().process(rate(), {"photom": reference()}, PhotomStep.Params())
-    assert out.data.tolist() == [[1.0, -2.0]] and out.err.tolist() == [[0.5, 0.25]]
-    assert out.var_poisson.tolist() == [[0.1875, 0.0]] and out.var_rnoise.tolist() == [[0.0625, 0.0625]]
+    assert out.data.tolist() == [[1.0, -2.0]], "data"
+    assert out.err.tolist() == [[0.5, 0.25]], "error"
+    assert out.var_poisson.tolist() == [[0.1875, 0.0]], "Poisson variance"
+    assert out.var_rnoise.tolist() == [[0.0625, 0.0625]], "read-noise variance"
     assert out.meta.photometry.conversion_megajanskys == PHOTMJSR
     assert out.meta.photometry.pixelarea_steradians == PIXAR_SR
     out.to_fits(tmp_path / "cal.fits")
     with fits.open(tmp_path / "cal.fits") as hdul:
-        assert hdul["SCI"].header["BUNIT"] == "MJy/sr" and hdul["ERR"].header["BUNIT"] == "MJy/sr"
-        assert hdul[0].header["PHOTMJSR"] == PHOTMJSR and hdul[0].header["PIXAR_SR"] == PIXAR_SR
+        assert hdul["SCI"].header["BUNIT"] == "MJy/sr", "SCI BUNIT"
+        assert hdul["ERR"].header["BUNIT"] == "MJy/sr", "ERR BUNIT"
+        assert hdul[0].header["PHOTMJSR"] == PHOTMJSR, "PHOTMJSR keyword"
+        assert hdul[0].header["PIXAR_SR"] == PIXAR_SR, "PIXAR_SR keyword"
 
 
 @pytest.mark.parametrize(("ref", "keyword"), [(reference(photmjsr=None), "PHOTMJSR is missing"),

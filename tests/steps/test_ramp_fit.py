@@ -76,7 +76,8 @@ def test_four_group_ramp_by_hand():
     assert out.var_poisson[0, 0] == pytest.approx(var_p, rel=1e-6)
     assert out.err[0, 0] == pytest.approx(np.sqrt(var_r + var_p), rel=1e-6)
     assert out.dq[0, 0] == 0
-    assert out.slope.dtype == np.float32 and out.dq.dtype == np.uint32
+    assert out.slope.dtype == np.float32, "slope dtype"
+    assert out.dq.dtype == np.uint32, "dq dtype"
 
 
 def test_two_group_segment_with_averaged_frames_by_hand():
@@ -99,7 +100,8 @@ def test_tables_reduce_to_the_jwst_formulas():
         assert tables.f1[0, n] == pytest.approx(6 * (n * n + 1) / (5 * n * (n * n - 1)), rel=1e-12)
         # every weighting gives an unbiased slope per group interval
         a = tables.coef[:, n, :n]
-        assert np.allclose(a.sum(axis=1), 0, atol=1e-12) and np.allclose(a @ np.arange(n), 1, atol=1e-12)
+        assert np.allclose(a.sum(axis=1), 0, atol=1e-12), "weights sum to 0"
+        assert np.allclose(a @ np.arange(n), 1, atol=1e-12), "weights give slope 1 on a unit ramp"
     # P = 10 is nearly the end points: Poisson factor close to 1/(n - 1)
     assert tables.f1[5, 10] == pytest.approx(1 / 9, rel=0.05)
 
@@ -137,7 +139,8 @@ def test_noiseless_slope_is_exact(pattern):
     data = noiseless(rates, 10, nframes, groupgap, pedestal=100.0, nints=2)
     out = fit(data, nframes=nframes, groupgap=groupgap)
     np.testing.assert_allclose(out.slope[0], rates, rtol=1e-6)
-    assert np.all(out.dq == 0) and np.all(out.err > 0)
+    assert np.all(out.dq == 0), "no pixel flagged"
+    assert np.all(out.err > 0), "every error positive"
 
 
 def test_noiseless_slope_is_exact_across_a_flagged_jump():
@@ -183,7 +186,8 @@ def test_pixels_without_a_two_group_segment_are_do_not_use_and_nan():
     assert out.dq[0].tolist() == [sat_dnu | DQ.HOT, sat_dnu, 0, DQ.DO_NOT_USE, DQ.DO_NOT_USE]
     for arr in (out.slope, out.err, out.var_poisson, out.var_rnoise):
         assert np.isnan(arr[0, [0, 1, 3, 4]]).all()
-    assert out.slope[0, 2] == pytest.approx(10.0, rel=1e-6) and np.isfinite(out.err[0, 2])
+    assert out.slope[0, 2] == pytest.approx(10.0, rel=1e-6), "slope of the pixel"
+    assert np.isfinite(out.err[0, 2]), "error finite"
 
 
 def test_bad_gain_and_readnoise_are_flagged():
@@ -193,7 +197,8 @@ def test_bad_gain_and_readnoise_are_flagged():
                     np.array([[5.0, 5.0, np.nan]], np.float32), TFRAME, 1)
     assert out.dq[0].tolist() == [0, DQ.NO_GAIN_VALUE | DQ.DO_NOT_USE, DQ.DO_NOT_USE]
     np.testing.assert_allclose(out.slope[0], [5.0] * 3, rtol=1e-6)  # still fitted
-    assert out.var_poisson[0, 1] == 0 and out.var_rnoise[0, 2] == 0
+    assert out.var_poisson[0, 1] == 0, "zero Poisson variance"
+    assert out.var_rnoise[0, 2] == 0, "zero read-noise variance"
     assert out.slope.shape == shape
 
 
@@ -270,7 +275,8 @@ def test_known_jump_is_flagged_and_fitted_around():
     assert np.all(gdq[0, 5] & DQ.JUMP_DET)
     out = fit(data, gdq, nframes=nframes, groupgap=groupgap)
     pull = (out.slope.astype(np.float64) - rate) / out.err
-    assert abs(pull.mean()) < 0.1 and abs(pull.std() - 1) < 0.08
+    assert abs(pull.mean()) < 0.1, "pull mean near 0"
+    assert abs(pull.std() - 1) < 0.08, "pull std near 1"
     assert np.all(out.dq & DQ.JUMP_DET)
     unflagged = fit(data, nframes=nframes, groupgap=groupgap)
     assert np.median(unflagged.slope) > rate + 0.3  # without the flag the jump would bias the slope
@@ -315,20 +321,27 @@ def test_step_returns_a_rate_image_with_the_ramp_header(tmp_path):
     rn.data[50:74, 100:132] = 5.0
     image = RampFitStep().process(ramp, {"gain": reference("gain", 2.0), "readnoise": rn},
                                   RampFitStep.Params())
-    assert isinstance(image, ImageModel) and image.data.shape == (24, 32)
+    assert isinstance(image, ImageModel), "rate image is an ImageModel"
+    assert image.data.shape == (24, 32), "rate image shape"
     np.testing.assert_allclose(image.data, 0.2, rtol=1e-6)
     t = 10.0
     assert np.median(image.var_rnoise) == pytest.approx(12 * 25 / 8 / (210 * t * t), rel=1e-5)
-    assert image.dq[5, 7] == DQ.JUMP_DET and image.dq[2, 2] == DQ.HOT
+    assert image.dq[5, 7] == DQ.JUMP_DET, "jump flag carried to the rate image"
+    assert image.dq[2, 2] == DQ.HOT, "hot-pixel flag carried to the rate image"
     assert image.meta.data_level == 2
-    assert image.meta.bunit_data == "DN/s" and image.meta.bunit_err == "DN/s"
-    assert image.meta.instrument.name == "NIR" and image.meta.instrument.detector == "NRCA1"
-    assert image.meta.exposure.readpatt == "MEDIUM8" and image.meta.exposure.group_time == 10.0
-    assert image.meta.subarray.xstart == 101 and image.meta.pointing.ra_ref == 10.5
+    assert image.meta.bunit_data == "DN/s", "data unit"
+    assert image.meta.bunit_err == "DN/s", "error unit"
+    assert image.meta.instrument.name == "NIR", "instrument name"
+    assert image.meta.instrument.detector == "NRCA1", "detector"
+    assert image.meta.exposure.readpatt == "MEDIUM8", "read pattern"
+    assert image.meta.exposure.group_time == 10.0, "group time"
+    assert image.meta.subarray.xstart == 101, "subarray xstart"
+    assert image.meta.pointing.ra_ref == 10.5, "pointing ra_ref"
     assert image.meta.observation.date_obs == "2030-01-01T00:00:00"
     image.save(tmp_path / "rate.fits")  # valid against the image schema
     with ImageModel(tmp_path / "rate.fits") as back:
-        assert back.var_poisson.dtype.name == "float32" and back.meta.bunit_data == "DN/s"
+        assert back.var_poisson.dtype.name == "float32", "var_poisson dtype after round trip"
+        assert back.meta.bunit_data == "DN/s", "data unit after round trip"
 
 
 def test_step_derives_group_time_from_frame_time(tmp_path):
@@ -450,7 +463,8 @@ def test_step_1_1_0_passes_its_window_and_refuses_an_even_one():
 
     from calpipe.steps.ramp_fit.step import RampFitStepV1_1
 
-    assert RampFitStepV1_1.opt_in and not RampFitStep.opt_in
+    assert RampFitStepV1_1.opt_in, "v1.1 is opt-in"
+    assert not RampFitStep.opt_in, "v1.0 is not opt-in"
     with pytest.raises(ValidationError, match="must be odd"):
         RampFitStepV1_1.Params(rate_window=4)
     data = noiseless(np.full(32 * 24, 0.2), 6, 8, 2, tframe=1.0).reshape(1, 6, 24, 32)

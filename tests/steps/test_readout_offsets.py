@@ -27,7 +27,8 @@ def test_offsets_recovered_about_their_mean(x0):
     data[10, 10] = 1e6  # a source or hit is clipped from the sky
     found = channel_offsets(data, np.ones(SHAPE, bool), groups(x0))
     assert found.offsets == pytest.approx(true - true.mean(), abs=0.1)
-    assert np.all(found.errors < 0.05) and found.npix.sum() < data.size
+    assert np.all(found.errors < 0.05), "offset errors under 0.05"
+    assert found.npix.sum() < data.size, "the clipped pixel is excluded"
 
 
 def test_median_dtype_is_the_callers():
@@ -44,7 +45,9 @@ def test_median_dtype_is_the_callers():
 
 def test_no_sky_gives_nan():
     found = channel_offsets(np.ones(SHAPE, np.float32), np.zeros(SHAPE, bool), groups())
-    assert np.isnan(found.offsets).all() and np.isinf(found.errors).all() and found.npix.tolist() == [0] * 4
+    assert np.isnan(found.offsets).all(), "offsets NaN"
+    assert np.isinf(found.errors).all(), "errors infinite"
+    assert found.npix.tolist() == [0] * 4, "no pixels used"
 
 
 def test_equalise_removes_only_significant_offsets():
@@ -52,9 +55,11 @@ def test_equalise_removes_only_significant_offsets():
     found = channel_offsets(data, np.ones(SHAPE, bool), groups())
     out, applied = equalise(data, found, groups(), min_significance=3.0)
     assert out.dtype == np.float32
-    assert applied[:, 0::4].all() and applied[:, 1::4].all()
+    assert applied[:, 0::4].all(), "+2 offset applied"
+    assert applied[:, 1::4].all(), "-2 offset applied"
     for c, cols in enumerate(groups()):
         assert np.median(out[:, cols]) == pytest.approx(np.median(data) if applied[0, c] else
                                                         np.median(data[:, cols]), abs=0.2)
     untouched, none = equalise(data, found, groups(), min_significance=1e9)
-    assert not none.any() and np.array_equal(untouched, data)
+    assert not none.any(), "nothing applied"
+    assert np.array_equal(untouched, data), "data untouched"

@@ -174,4 +174,5 @@ def test_even_smoothing_length_is_refused():
     from calpipe.core.params import validate
 
     params, errors = validate(RefPixStep.Params, {"side_smoothing_length": 10})
-    assert params is None and "must be odd" in errors[0].message
+    assert params is None, "no params"
+    assert "must be odd" in errors[0].message, "error says must be odd"

@@ -34,7 +34,8 @@ def test_no_grow_flags_only_the_pixel():
     data = np.full((1, 2, 3, 3), 50.0, np.float32)
     data[0, 1, 1, 1] = 120
     groupdq, _ = run(data, np.full((3, 3), 100.0), n_grow=0)
-    assert groupdq[0, 1].tolist() == [[0, 0, 0], [0, SAT, 0], [0, 0, 0]] and not groupdq[0, 0].any()
+    assert groupdq[0, 1].tolist() == [[0, 0, 0], [0, SAT, 0], [0, 0, 0]], "group 1 flags the saturated pixel"
+    assert not groupdq[0, 0].any(), "group 0 unflagged"
 
 
 def test_grow_at_the_edge_does_not_wrap():
@@ -102,8 +103,10 @@ def test_step_cuts_the_full_frame_map_for_a_subarray():
     out = step.process(product, {"saturation": reference(full)}, step.Params(n_pix_grow_sat=0))
     expected = np.zeros((4, 4), np.uint8)
     expected[1, 2] = SAT
-    assert out.groupdq[0, 0].tolist() == expected.tolist() and out.groupdq[0, 1].tolist() == expected.tolist()
-    assert out.pixeldq.dtype == np.uint32 and not out.pixeldq.any()
+    assert out.groupdq[0, 0].tolist() == expected.tolist(), "group 0 flags"
+    assert out.groupdq[0, 1].tolist() == expected.tolist(), "group 1 flags"
+    assert out.pixeldq.dtype == np.uint32, "pixeldq dtype"
+    assert not out.pixeldq.any(), "pixeldq empty"
 
 
 def test_step_errors():

@@ -93,7 +93,8 @@ def test_fluxes_agree_with_truth_above_snr_20(field):
         assert abs(ratio - 1) < 0.02, (col, ratio)
     # Gaussian PSF: the curve of growth of the bright sources agrees with the model's
     assert cat.meta["n_calibrators"] >= 5
-    assert cat.meta["aper_corr_from"] == "model" and cat.meta["psf_flux_corr_from"] == "model"
+    assert cat.meta["aper_corr_from"] == "model", "aperture correction from the model"
+    assert cat.meta["psf_flux_corr_from"] == "model", "PSF flux correction from the model"
 
 
 def isolated(cat, truth, j, dist=3 * FWHM):
@@ -171,11 +172,13 @@ def test_single_noiseless_source_exact():
     cat = source_catalog(data, err, fwhm_px=FWHM)
     assert len(cat) == 1
     row = cat[0]
-    assert row["x"] == pytest.approx(x0, abs=1e-4) and row["y"] == pytest.approx(y0, abs=1e-4)
+    assert row["x"] == pytest.approx(x0, abs=1e-4), "x"
+    assert row["y"] == pytest.approx(y0, abs=1e-4), "y"
     assert row["flux_psf"] == pytest.approx(f0, rel=1e-4)
     # model aperture correction averaged over sub-pixel phases: 0.1 % off at any one phase
     assert row["flux_aper"] == pytest.approx(f0, rel=2e-3)
-    assert cat.meta["n_calibrators"] == 1 and cat.meta["aper_corr_from"] == "model"
+    assert cat.meta["n_calibrators"] == 1, "one calibrator"
+    assert cat.meta["aper_corr_from"] == "model", "aperture correction from the model"
     # ideal PSF-fit σ on unit noise: 1/√ΣP²
     assert row["flux_psf_err"] == pytest.approx(ideal_flux_sigma(err, [x0], [y0], FWHM)[0], rel=0.02)
 
@@ -191,11 +194,13 @@ def test_pure_noise_gives_an_empty_table_with_the_columns():
     rng = np.random.default_rng(5)
     data = 3.0 + rng.standard_normal((120, 120))
     cat = source_catalog(data, np.ones_like(data), fwhm_px=FWHM)
-    assert len(cat) == 0 and tuple(cat.colnames) == COLUMNS
+    assert len(cat) == 0, "no rows"
+    assert tuple(cat.colnames) == COLUMNS, "columns"
     assert find_sources(data, np.ones_like(data), fwhm_px=FWHM)[0].size == 0
     with pytest.warns(UserWarning, match="FWHM left at"):
         empty = source_catalog(data, np.ones_like(data))
-    assert len(empty) == 0 and empty.meta["fwhm_px"] == 2.0
+    assert len(empty) == 0, "no rows"
+    assert empty.meta["fwhm_px"] == 2.0, "FWHM recorded"
 
 
 def test_nan_pixels_are_masked_not_propagated():

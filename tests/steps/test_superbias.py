@@ -16,7 +16,9 @@ def test_bias_subtracted_from_every_group_nan_flagged_and_kept():
     buffer = data
     subtract_bias(data, pixeldq, np.array([[11990.0, np.nan]], np.float32),
                   ref_dq=np.array([[DQ.HOT, 0]], np.uint32))
-    assert buffer is data and data.dtype == np.float32  # in place
+    # in place
+    assert buffer is data, "buffer is the data"
+    assert data.dtype == np.float32, "data dtype"
     assert data[0, :, 0, 0].tolist() == [10.0, 20.0]
     assert data[0, :, 0, 1].tolist() == [13000.0, 13020.0]
     assert pixeldq.tolist() == [[DQ.HOT, DQ.DO_NOT_USE]]

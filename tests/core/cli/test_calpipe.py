@@ -13,8 +13,10 @@ from calpipe.core.cli.strun import main as strun
 def test_list_shows_pipelines_and_steps_with_versions(capsys):
     assert calpipe(["list"]) == 0
     out = capsys.readouterr().out
-    assert "generic_image2" in out and "1.0.0" in out
-    assert "dq_init" in out and "flat_field" in out
+    assert "generic_image2" in out, "pipeline name listed"
+    assert "1.0.0" in out, "pipeline version listed"
+    assert "dq_init" in out, "dq_init step listed"
+    assert "flat_field" in out, "flat_field step listed"
 
 
 def test_show_names_the_source_of_each_value(tmp_path, capsys):
@@ -23,15 +25,18 @@ def test_show_names_the_source_of_each_value(tmp_path, capsys):
     assert calpipe(["show", "generic_image2", "--config", str(config), "--set",
                     "dq_init.flag_nonfinite=false", "--skip", "flat_field"]) == 0
     out = capsys.readouterr().out
-    assert "min_flat = 0.3" in out and f"[config {config}:3]" in out
-    assert "flag_nonfinite = False" in out and "[command line]" in out
+    assert "min_flat = 0.3" in out, "min_flat from the config file"
+    assert f"[config {config}:3]" in out, "config file and line named"
+    assert "flag_nonfinite = False" in out, "flag_nonfinite from the command line"
+    assert "[command line]" in out, "command line named as the source"
     assert "flat_field: flat_field 1.0.0  SKIPPED" in out
 
 
 def test_schema_is_json(capsys):
     assert calpipe(["schema"]) == 0
     schema = json.loads(capsys.readouterr().out)
-    assert schema["title"] == "PipelineSpec" and "steps" in schema["properties"]
+    assert schema["title"] == "PipelineSpec", "schema title"
+    assert "steps" in schema["properties"], "schema has steps"
 
 
 def test_provenance_text_and_prov_json(demo_session, ref_args, tmp_path, capsys):
@@ -40,7 +45,8 @@ def test_provenance_text_and_prov_json(demo_session, ref_args, tmp_path, capsys)
     product = tmp_path / "demo_image_cal.fits"
     assert calpipe(["provenance", str(product)]) == 0
     text = capsys.readouterr().out
-    assert "pipeline generic_image2 1.0.0" in text and "ref flat: demo_flat_0001.fits" in text
+    assert "pipeline generic_image2 1.0.0" in text, "provenance names the pipeline"
+    assert "ref flat: demo_flat_0001.fits" in text, "provenance names the flat"
     assert calpipe(["provenance", "--prov-json", str(product)]) == 0
     assert "activity" in json.loads(capsys.readouterr().out)
 

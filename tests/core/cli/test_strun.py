@@ -16,7 +16,8 @@ from calpipe.core.io import open_product
 def test_help_without_pipeline(capsys):
     assert strun(["--help"]) == 0
     out = capsys.readouterr().out
-    assert "--steps.ID.PARAM" in out and "Exit codes" in out
+    assert "--steps.ID.PARAM" in out, "help shows --steps.ID.PARAM"
+    assert "Exit codes" in out, "help shows exit codes"
 
 
 def test_pipeline_help_lists_parameters_with_defaults(capsys):
@@ -90,7 +91,9 @@ def test_many_inputs_in_parallel_with_a_failure_summary(demo_session, ref_args, 
     code = strun(["generic_image2", *copies, str(bad), *ref_args, "-o", str(out), "-j", "2", "-q"])
     assert code == 3
     err = capsys.readouterr().err
-    assert "3 of 4 inputs calibrated, 1 failed" in err and "FAILED" in err and "bad.fits" in err
+    assert "3 of 4 inputs calibrated, 1 failed" in err, "summary counts"
+    assert "FAILED" in err, "FAILED shown"
+    assert "bad.fits" in err, "the bad file named"
     assert sorted(p.name for p in out.iterdir()) == ["img0_cal.fits", "img1_cal.fits", "img2_cal.fits"]
     reference = open_product(out / "img0_cal.fits").data
     for i in (1, 2):
@@ -134,7 +137,8 @@ def test_strun_product_passes_fitsverify_and_opens_with_plain_astropy(demo_sessi
     result = subprocess.run(["fitsverify", "-q", str(product)], capture_output=True, text=True)
     assert "verification OK" in result.stdout, result.stdout + result.stderr
     with fits.open(product) as hdul:
-        assert hdul["SCI"].data.shape == (128, 128) and hdul[0].header["S_FLATFI"] == "COMPLETE"
+        assert hdul["SCI"].data.shape == (128, 128), "SCI shape"
+        assert hdul[0].header["S_FLATFI"] == "COMPLETE", "S_FLATFI keyword"
 
 
 def test_output_may_not_overwrite_an_input(demo_session, tmp_path, capsys):

@@ -44,9 +44,11 @@ def test_image_round_trip_keeps_arrays_and_keywords(tmp_path):
     with fits.open(path) as hdul:
         assert [h.name for h in hdul][:6] == ["PRIMARY", "SCI", "DQ", "ERR", "VAR_POISSON", "VAR_RNOISE"]
         head = hdul[0].header
-        assert head["INSTRUME"] == "NIR" and head["DETECTOR"] == "NRCA1"
+        assert head["INSTRUME"] == "NIR", "INSTRUME"
+        assert head["DETECTOR"] == "NRCA1", "DETECTOR"
         assert head["DATE-OBS"] == "2026-03-04T05:06:07"
-        assert head["DATAMODL"] == "ImageModel" and head["DATALVL"] == 2
+        assert head["DATAMODL"] == "ImageModel", "DATAMODL"
+        assert head["DATALVL"] == 2, "DATALVL"
         assert hdul["SCI"].header["BUNIT"] == "MJy/sr"
 
 
@@ -54,7 +56,8 @@ def test_raw_ramp_is_uint16_four_dimensional(tmp_path):
     ramp = np.arange(2 * 3 * 4 * 5, dtype=np.uint16).reshape(2, 3, 4, 5)
     path = write_atomic(RawModel(data=ramp), tmp_path / "raw.fits")
     back = open_product(path)
-    assert isinstance(back, RawModel) and back.meta.data_level == 1
+    assert isinstance(back, RawModel), "reads back as a RawModel"
+    assert back.meta.data_level == 1, "data level"
     assert back.data.dtype == np.uint16
     np.testing.assert_array_equal(back.data, ramp)
 
@@ -78,7 +81,8 @@ def test_mosaic_and_catalog_round_trip(tmp_path):
     path = write_atomic(catalog, tmp_path / "cat.fits")
     with fits.open(path) as hdul:
         table = hdul["SOURCES"].data
-        assert list(table["id"]) == [1, 2] and list(table["flux_psf"]) == [1.5, 2.5]
+        assert list(table["id"]) == [1, 2], "id column"
+        assert list(table["flux_psf"]) == [1.5, 2.5], "flux_psf column"
 
     merged = BandMergedCatalogModel()
     rows = np.zeros(2, dtype=merged.get_dtype("sources"))
@@ -86,7 +90,8 @@ def test_mosaic_and_catalog_round_trip(tmp_path):
     rows["flux_other_ulim"] = [1.5, 2.5]
     merged.sources = rows
     back = open_product(write_atomic(merged, tmp_path / "merged.fits"))
-    assert list(back.sources["id_prior"]) == [1, 2] and list(back.sources["flux_other_ulim"]) == [1.5, 2.5]
+    assert list(back.sources["id_prior"]) == [1, 2], "id_prior column"
+    assert list(back.sources["flux_other_ulim"]) == [1.5, 2.5], "flux_other_ulim column"
 
 
 def test_reference_file_keywords(tmp_path):
@@ -102,10 +107,12 @@ def test_reference_file_keywords(tmp_path):
 def test_dq_bits_are_the_jwst_values():
     assert (DQ.DO_NOT_USE, DQ.SATURATED, DQ.JUMP_DET, DQ.DROPOUT, DQ.OUTLIER) == (1, 2, 4, 8, 16)
     assert (DQ.DEAD, DQ.HOT, DQ.NONLINEAR, DQ.NO_FLAT_FIELD) == (1024, 2048, 65536, 262144)
-    assert DQ.FLUX_ESTIMATED == 2**28 and DQ.REFERENCE_PIXEL == 2**31
+    assert DQ.FLUX_ESTIMATED == 2**28, "FLUX_ESTIMATED bit"
+    assert DQ.REFERENCE_PIXEL == 2**31, "REFERENCE_PIXEL bit"
     dq = np.zeros(3, np.uint32)
     dq |= DQ.REFERENCE_PIXEL
-    assert dq.dtype == np.uint32 and dq[0] == 2**31
+    assert dq.dtype == np.uint32, "dq dtype"
+    assert dq[0] == 2**31, "top bit kept"
     assert describe(DQ.SATURATED | DQ.DO_NOT_USE) == ["DO_NOT_USE", "SATURATED"]
 
 

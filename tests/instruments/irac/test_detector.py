@@ -32,28 +32,36 @@ def good(maps) -> np.ndarray:
 def test_maps_are_read_only_cached_and_seeded(maps):
     for name in ("flat", "dark_current", "saturation", "alpha"):
         array = getattr(maps, name)
-        assert array.shape == (256, 256) and array.dtype == np.float32, name
+        assert array.shape == (256, 256), f"{name}: shape"
+        assert array.dtype == np.float32, f"{name}: dtype"
         assert not array.flags.writeable, name
     assert maps.dq.dtype == np.uint32
     assert det.detector_maps(maps.channel.number) is maps
     assert det.detector_maps(maps.channel.number, det.DEFAULT_SEED + 1).flat[9, 9] != maps.flat[9, 9]
     ft = det.frame_time_maps(maps.channel.number, 12)
-    assert ft is det.frame_time_maps(maps.channel.number, 12.0) and not ft.dark_offset.flags.writeable
+    assert ft is det.frame_time_maps(maps.channel.number, 12.0), "frame-time maps are cached (12 and 12.0 are one key)"
+    assert not ft.dark_offset.flags.writeable, "frame-time dark offset is read-only"
 
 
 def test_figures_match_the_handbook(maps):
     ch, ok = maps.channel, good(maps)
     insb = ch.number in (1, 2)
-    assert ch.material == ("InSb" if insb else "Si:As") and ch.inverted == insb and ch.muxbleed == insb
+    assert ch.material == ("InSb" if insb else "Si:As"), "detector material"
+    assert ch.inverted == insb, "InSb channels are inverted"
+    assert ch.muxbleed == insb, "InSb channels show muxbleed"
     assert maps.flat[ok].mean() == pytest.approx(1.0, abs=2e-3)
     assert 0.018 < np.std(maps.flat[ok]) < 0.03
     well = 44000 if insb else 55000
-    assert np.median(maps.saturation) == pytest.approx(well, rel=0.01) and maps.saturation.max() < det.WRAP_THRESHOLD
-    assert np.median(maps.alpha) == pytest.approx(-2e-6 if insb else -6e-7, rel=0.02) and (maps.alpha < 0).all()
+    assert np.median(maps.saturation) == pytest.approx(well, rel=0.01), "median saturation is the full well"
+    assert maps.saturation.max() < det.WRAP_THRESHOLD, "saturation stays below the wrap threshold"
+    assert np.median(maps.alpha) == pytest.approx(-2e-6 if insb else -6e-7, rel=0.02), "median nonlinearity alpha"
+    assert (maps.alpha < 0).all(), "alpha negative everywhere"
     dark_e = np.median(maps.dark_current[ok]) * ch.gain
     assert dark_e == pytest.approx(ch.dark_e, rel=0.05)
-    assert ch.gain == {1: 3.3, 3: 3.8}[ch.number] and ch.fluxconv == {1: 0.1069, 3: 0.5858}[ch.number]
-    assert maps.readnoise_e(0.6) == (22.0 if insb else 10.0) and maps.readnoise_e(100) == (8.0 if insb else 9.0)
+    assert ch.gain == {1: 3.3, 3: 3.8}[ch.number], "gain (e/DN)"
+    assert ch.fluxconv == {1: 0.1069, 3: 0.5858}[ch.number], "flux conversion (MJy/sr per DN/s)"
+    assert maps.readnoise_e(0.6) == (22.0 if insb else 10.0), "read noise at 0.6 s frames"
+    assert maps.readnoise_e(100) == (8.0 if insb else 9.0), "read noise at 100 s frames"
     assert pytest.approx((1.22 / 206264.806) ** 2) == det.PIXAR_SR
     # PSF FWHM 1.66" (ch1) / 1.88" (ch3) in 1.22" pixels
     assert ch.psf_sigma_px * 2.3548 * 1.22 == pytest.approx(1.66 if insb else 1.88, rel=1e-4)
@@ -61,9 +69,12 @@ def test_figures_match_the_handbook(maps):
 
 def test_bad_pixels(maps):
     hot, dead, low = ((maps.dq & flag) != 0 for flag in (DQ.HOT, DQ.DEAD, DQ.LOW_QE))
-    assert 0.001 < hot.mean() < 0.003 and 0.0005 < dead.mean() < 0.002 and 0.001 < low.mean() < 0.003
+    assert 0.001 < hot.mean() < 0.003, "hot-pixel fraction"
+    assert 0.0005 < dead.mean() < 0.002, "dead-pixel fraction"
+    assert 0.001 < low.mean() < 0.003, "low-QE fraction"
     assert ((maps.dq[hot | dead] & DQ.DO_NOT_USE) != 0).all()
-    assert (maps.flat[dead] == 0).all() and (maps.dark_current[dead] == 0).all()
+    assert (maps.flat[dead] == 0).all(), "dead pixels have flat 0"
+    assert (maps.dark_current[dead] == 0).all(), "dead pixels have dark 0"
     assert maps.flat[low].max() < 0.75
     assert np.median(maps.dark_current[hot]) > 15 * np.median(maps.dark_current[good(maps)])
 
@@ -73,11 +84,13 @@ def test_bad_pixels(maps):
 def test_fowler_timing(frame_time, n, w, barrel):
     ro = det.readout(frame_time)
     assert (ro.fowler, ro.wait, ro.barrel) == (n, w, barrel)
-    assert ro.frame_time == pytest.approx(0.2 * (w + 2 * n)) and ro.exposure_time == pytest.approx(0.2 * (w + n))
+    assert ro.frame_time == pytest.approx(0.2 * (w + 2 * n)), "frame time = 0.2 s x (wait + 2N)"
+    assert ro.exposure_time == pytest.approx(0.2 * (w + n)), "exposure time = 0.2 s x (wait + N)"
     assert ro.signal_times[-1] == pytest.approx(ro.frame_time)
     assert ro.signal_times - ro.pedestal_times == pytest.approx(np.full(n, ro.exposure_time))
     assert n * 65535 < 65536 * 2**barrel  # N full-scale reads fit 16 bits after the shift
-    assert ro.normalisation == 1.0 and ro.truncation_bias == pytest.approx((2**barrel - 1) / (2 * n))
+    assert ro.normalisation == 1.0, "Fowler normalisation"
+    assert ro.truncation_bias == pytest.approx((2**barrel - 1) / (2 * n)), "barrel-shift truncation bias (2^B - 1) / 2N"
     assert det.readout(str(frame_time)) == ro
 
 
@@ -113,15 +126,20 @@ def test_saturated_fowler_difference_falls_again():
     peak = np.argmax(m)
     first_saturated = np.argmax(fc.saturated)
     # the last signal read clips first; M still grows a little (the other signal reads rise) up to the peak
-    assert 0 < first_saturated <= peak and fc.saturated[first_saturated:].all()
+    assert 0 < first_saturated <= peak, "first saturated rate lies at or before the peak"
+    assert fc.saturated[first_saturated:].all(), "every brighter rate is saturated"
     assert 35000 < m[peak] < 44000
     assert (np.diff(m[: peak - 1]) > 0).all()  # rising branch
-    assert (np.diff(m[peak + 1:]) <= 0).all() and m[-1] == 0.0  # falling branch, down to 0
+    # falling branch, down to 0
+    assert (np.diff(m[peak + 1:]) <= 0).all(), "falling branch decreases"
+    assert m[-1] == 0.0, "difference reaches 0 when every read clips"
     # the same M is reached by a faint and a bright rate: double-valued
     faint = m[np.searchsorted(rate, 1000.0)]
     bright = np.flatnonzero((m < faint) & (rate > rate[peak]))
-    assert bright.size and fc.fallback[bright].all()
-    assert fc.fallback[peak + 2:].all() and not fc.fallback[: peak - 2].any()
+    assert bright.size, "some bright rate reads below the faint one"
+    assert fc.fallback[bright].all(), "those bright rates are flagged fallback"
+    assert fc.fallback[peak + 2:].all(), "past the peak is flagged fallback"
+    assert not fc.fallback[: peak - 2].any(), "before the peak is not flagged fallback"
     # falling: a 1 % brighter pixel reads lower (or 0 = 0 once every read is clipped)
     brighter = fowler_reads(rate * 1.01, alpha, well, ro, 3.3, 0.0, None).difference / ro.fowler
     assert (brighter[fc.fallback] <= m[fc.fallback]).all()
@@ -133,13 +151,17 @@ def test_encode_decode_sign_convention_and_wrap():
     v = np.floor(d / 8).astype(np.int64) % 65536
     insb, sias = det.encode(d, ro, det.channel(1)), det.encode(d, ro, det.channel(3))
     assert insb.dtype == sias.dtype == np.uint16
-    assert (sias == v).all() and (insb == 65535 - v).all()
-    assert sias[0] == 65536 - 10 and insb[2] == 65535  # negative sums wrap; zero is 65535 for InSb
+    assert (sias == v).all(), "Si:As encodes V directly"
+    assert (insb == 65535 - v).all(), "InSb encodes 65535 - V"
+    # negative sums wrap; zero is 65535 for InSb
+    assert sias[0] == 65536 - 10, "negative sums wrap for Si:As"
+    assert insb[2] == 65535, "zero encodes as 65535 for InSb"
     for ch in (det.channel(1), det.channel(3)):
         dn = det.decode(det.encode(d, ro, ch), ro, ch)
         # within the truncation: V 2^B / N lies in (D/N - 2^B/N, D/N], plus the bias (2^B - 1) / 2N
         err = dn - ro.truncation_bias - d / ro.fowler
-        assert (err <= 1e-12).all() and (err > -1.0).all()
+        assert (err <= 1e-12).all(), "decoded value at most D/N + bias"
+        assert (err > -1.0).all(), "decoded value within one DN below D/N + bias"
 
 
 def test_muxbleed_law_and_readout_order():
@@ -155,7 +177,9 @@ def test_muxbleed_law_and_readout_order():
     assert mux[10, 254] == pytest.approx(det.muxbleed_law(1) * scale)
     assert mux[11, 2] == pytest.approx(det.muxbleed_law(2) * scale)  # wraps to the next row, same output
     assert mux[12, 2] == pytest.approx(det.muxbleed_law(66) * scale)
-    assert mux[10, 250] == 0 and not mux[:10].any() and not mux[10, :250].any()
+    assert mux[10, 250] == 0, "the bright pixel itself gets no trail"
+    assert not mux[:10].any(), "rows above the bright pixel get no trail"
+    assert not mux[10, :250].any(), "pixels before it in its row get no trail"
     other = np.ones(256, bool)
     other[2::4] = False
     assert not mux[:, other].any()  # the other outputs see nothing
@@ -167,11 +191,13 @@ def test_pulldown_and_jailbar_laws():
     dn[100, 7] = dn[150, 7] = 3.5e4
     dn[30, 9] = 2.9e4  # below the pulldown threshold
     pull = det.pulldown_image(dn, 5.0)
-    assert (pull[101:, 7] == -5.0).all() and not pull[:101, 7].any()
+    assert (pull[101:, 7] == -5.0).all(), "pulldown of 5 DN below the bright pixel"
+    assert not pull[:101, 7].any(), "no pulldown above the bright pixel"
     assert np.count_nonzero(pull) == 155
     assert not det.pulldown_image(dn, 0.0).any()
     jail = det.jailbar(dn, 2.0, np.array([1.0, -0.5, 0.3, 2.0]))
-    assert jail.sum() == pytest.approx(0) and jail[3] - jail[1] == pytest.approx(5.0)
+    assert jail.sum() == pytest.approx(0), "jailbar pattern has zero sum"
+    assert jail[3] - jail[1] == pytest.approx(5.0), "jailbar amplitude between outputs 1 and 3"
     assert not det.jailbar(dn * 0.2, 2.0, np.ones(4)).any()  # no pixel above 1e4 DN: no jailbar
 
 
@@ -206,15 +232,18 @@ def check_built(built, channels):
                 expected |= {f"irac_ch{ch}_{reftype}_{t}_0001.fits" for t in ("0p6", "2", "12", "30", "100")}
             else:
                 expected.add(f"irac_ch{ch}_{reftype}_0001.fits")
-    assert set(built) == expected and len(built) == 14 * len(channels)
+    assert set(built) == expected, "reference file names"
+    assert len(built) == 14 * len(channels), "14 reference files per channel"
     shapes = {"mask": None, "dark": (256, 256), "firstframe": (2, 256, 256), "linearity": (1, 256, 256),
               "flat": (256, 256), "fluxconv": (1, 1)}
     for name, path in built.items():
         ref = open_product(path)
         reftype = ref.meta.reftype
-        assert type(ref).__name__ == "IracReferenceModel" and name.startswith(f"irac_ch{ref.meta.irac.channel}_{reftype}_")
+        assert type(ref).__name__ == "IracReferenceModel", f"{name}: model type"
+        assert name.startswith(f"irac_ch{ref.meta.irac.channel}_{reftype}_"), f"{name}: file name carries channel and reftype"
         assert (ref.meta.instrument.name, ref.meta.instrument.detector) == ("IRAC", f"CH{ref.meta.irac.channel}")
-        assert ref.meta.date == ref.meta.useafter == "2003-08-25T00:00:00" and ref.meta.pedigree == "SIMULATION"
+        assert ref.meta.date == ref.meta.useafter == "2003-08-25T00:00:00", f"{name}: date and useafter"
+        assert ref.meta.pedigree == "SIMULATION", f"{name}: pedigree"
         assert len(ref.meta.description) <= 68
         if reftype in ("dark", "firstframe"):
             assert ref.meta.irac.frame_time in det.FRAME_TIMES
@@ -238,13 +267,16 @@ def test_references_are_the_true_maps(built):
     assert np.array_equal(dark, maps.dark(30))
     np.testing.assert_allclose(dark, maps.dark_current * 26.8 + ft.dark_offset, atol=1e-4)
     ff = open_product(built["irac_ch2_firstframe_30_0001.fits"]).data
-    assert np.array_equal(ff[0], ft.firstframe_a) and np.array_equal(ff[1], ft.firstframe_b)
+    assert np.array_equal(ff[0], ft.firstframe_a), "first-frame plane a is the true map"
+    assert np.array_equal(ff[1], ft.firstframe_b), "first-frame plane b is the true map"
     # b = b0 x frame-time scale (1.3 at 30 s) x (1 + 20 % pattern): frames are darker after long delays
-    assert (ff[1] < 0).all() and np.median(ff[1]) == pytest.approx(-2.0 * 1.3, rel=0.2)
+    assert (ff[1] < 0).all(), "first-frame b negative everywhere"
+    assert np.median(ff[1]) == pytest.approx(-2.0 * 1.3, rel=0.2), "first-frame b median at 30 s"
     assert np.array_equal(open_product(built["irac_ch2_linearity_0001.fits"]).data[0], maps.alpha)
     flat = open_product(built["irac_ch2_flat_0001.fits"])
     dead = (maps.dq & DQ.DEAD) != 0
-    assert np.array_equal(flat.data, maps.flat) and (flat.dq[dead] == DQ.NO_FLAT_FIELD | DQ.DO_NOT_USE).all()
+    assert np.array_equal(flat.data, maps.flat), "flat data is the true flat"
+    assert (flat.dq[dead] == DQ.NO_FLAT_FIELD | DQ.DO_NOT_USE).all(), "dead pixels flagged NO_FLAT_FIELD | DO_NOT_USE"
     assert not flat.dq[~dead].any()
     assert np.array_equal(open_product(built["irac_ch2_mask_0001.fits"]).dq, maps.dq)
 
@@ -296,5 +328,6 @@ def test_frame_time_references_are_selected_by_framtime(built, tmp_path, capsys)
     assert calpipe(["refdata", "--refdata", str(tmp_path / "store"), "bestref", str(raw),
                     "--context", str(number)]) == 0
     out = capsys.readouterr().out
-    assert "irac_ch2_dark_0p6_0001.fits" in out and "DETECTOR=CH2 matched 'CH2', FRAMTIME=0.6 matched '0.6'" in out
+    assert "irac_ch2_dark_0p6_0001.fits" in out, "the ch2 0.6 s dark is chosen"
+    assert "DETECTOR=CH2 matched 'CH2', FRAMTIME=0.6 matched '0.6'" in out, "bestref explains the DETECTOR and FRAMTIME match"
     assert "irac_ch2_mask_0001.fits" in out

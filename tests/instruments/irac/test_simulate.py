@@ -73,18 +73,22 @@ def test_header_shapes_and_names(effects, effects_files):
     for k, (raw, truth) in enumerate(effects):
         assert raw.meta.filename == f"SPITZER_I1_12345678_{k:04d}_{k:04d}_0000_raw.fits"
         assert truth["parameters"]["raw_file"] == raw.meta.filename
-        assert raw.data.shape == (256, 256) and raw.data.dtype == np.uint16
+        assert raw.data.shape == (256, 256), "raw shape"
+        assert raw.data.dtype == np.uint16, "raw dtype"
         m, ir = raw.meta, raw.meta.irac
         assert (m.instrument.name, m.instrument.detector, m.telescope, m.data_level) == ("IRAC", "CH1", "Spitzer", 1)
         assert (ir.aorkey, ir.expid, ir.dcenum, ir.channel) == (12345678, k, k, 1)
         assert (ir.frame_time, ir.exposure_time, ir.fowler_number, ir.wait_period, ir.barrel_shift) == (
             12.0, 10.4, 8, 44, 3)
-        assert m.exposure.exposure_time == 10.4 and m.exposure.frame_divisor == 8
+        assert m.exposure.exposure_time == 10.4, "exposure time"
+        assert m.exposure.frame_divisor == 8, "frame divisor"
         assert (ir.fluxconv, ir.gain, ir.readnoise) == (0.1069, 3.3, 12.0)
         assert (m.subarray.name, m.subarray.xstart, m.subarray.xsize) == ("FULL", 1, 256)
         assert m.bunit_data == "DN"
     h0 = fits.getheader(effects_files[0].raw)
-    assert h0["CREATOR"] == "" and h0["FRAMTIME"] == 12.0 and h0["DATE-OBS"] == "2006-06-01T00:00:00.000"
+    assert h0["CREATOR"] == "", "CREATOR is blank"
+    assert h0["FRAMTIME"] == 12.0, "FRAMTIME header"
+    assert h0["DATE-OBS"] == "2006-06-01T00:00:00.000", "DATE-OBS header"
     raw1, truth1 = effects[1]
     assert effects[0][0].meta.irac.frame_delay == FIRST_FRAME_DELAY
     assert 4.0 <= raw1.meta.irac.frame_delay <= 12.0  # a dither slew
@@ -101,7 +105,8 @@ def test_truth_sky_rate_and_bcd(effects):
     rate = (truth["sky"] / np.float32(0.1069) * maps.flat + maps.dark_current).astype(np.float32)
     assert np.array_equal(truth["rate"], rate)
     assert np.array_equal(truth["bcd"], truth["sky"])  # the BCD pipeline should give back the true sky
-    assert np.array_equal(truth["flat"], maps.flat) and np.array_equal(truth["dark"], maps.dark(12))
+    assert np.array_equal(truth["flat"], maps.flat), "truth flat is the detector flat"
+    assert np.array_equal(truth["dark"], maps.dark(12)), "truth dark is the 12 s dark"
     per_mjy = 1e-9 / det.PIXAR_SR
     src = truth["sources"]
     assert src["flux_mjysr_px"] == pytest.approx(src["flux"] * per_mjy)
@@ -140,7 +145,8 @@ def test_si_as_is_not_inverted(tmp_path):
     ro = det.readout(2)
     d = expected_difference(truth["rate"].astype(np.float64), ro, 3)
     v = np.floor((d + np.rint(4 * truth["electronic"].astype(np.float64))) / 4).astype(np.int64) % 65536
-    assert np.array_equal(raw.data, v.astype(np.uint16)) and truth["parameters"]["sign_convention"] == "raw = V"
+    assert np.array_equal(raw.data, v.astype(np.uint16)), "raw is V for Si:As"
+    assert truth["parameters"]["sign_convention"] == "raw = V", "truth records the sign convention"
     assert not truth["muxbleed"].any()  # Si:As: no muxbleed
     # the InSb reading of the same words would be nonsense: the sky sits near 0, not near 65535
     assert np.median(raw.data) < 1000
@@ -153,7 +159,8 @@ def test_fowler_normalisation_and_nonlinearity(effects):
     err = dn - truth["charge_dn"] - truth["electronic"].astype(np.float64)
     bias = RO.truncation_bias
     rounding = 0.5 / RO.fowler  # the offsets enter the on-board sum as whole DN
-    assert (err <= bias + rounding + 1e-4).all() and (err > bias - 1.0 - rounding - 1e-4).all()
+    assert (err <= bias + rounding + 1e-4).all(), "decoded error at most bias + rounding"
+    assert (err > bias - 1.0 - rounding - 1e-4).all(), "decoded error above bias - 1 DN - rounding"
     # the bias correction centres it (noiseless remainders are not quite uniform: 0.15, not 0.44 without it)
     assert abs(err[truth["charge_dn"] > 20].mean()) < 0.15 < abs(err[truth["charge_dn"] > 20].mean() - bias)
     rate = truth["rate"].astype(np.float64)
@@ -161,7 +168,8 @@ def test_fowler_normalisation_and_nonlinearity(effects):
     ok = ~truth["saturated"]
     assert np.abs(truth["charge_dn"] - law)[ok].max() <= 1.0
     bright = ok & (truth["charge_dn"] > 15000)
-    assert bright.sum() >= 3 and ((rate * RO.exposure_time - truth["charge_dn"])[bright] > 300).all()
+    assert bright.sum() >= 3, "at least 3 bright unsaturated pixels"
+    assert ((rate * RO.exposure_time - truth["charge_dn"])[bright] > 300).all(), "bright pixels lose over 300 DN to nonlinearity"
     assert truth["parameters"]["nonlinearity_time"] == pytest.approx(10.4 + 1.8)
 
 
@@ -170,8 +178,12 @@ def test_saturated_pixels_fall_again(effects):
     _, truth = effects[0]
     rate, m = truth["rate"], truth["charge_dn"]
     sat, fallen = truth["saturated"], truth["saturated_fallback"]
-    assert sat[200, 200] and fallen[200, 200] and m[200, 200] < 5000  # the brightest pixel reads faint
-    assert (fallen <= sat).all() and fallen.sum() >= 5
+    # the brightest pixel reads faint
+    assert sat[200, 200], "brightest pixel saturated"
+    assert fallen[200, 200], "brightest pixel fell back"
+    assert m[200, 200] < 5000, "brightest pixel reads faint"
+    assert (fallen <= sat).all(), "only saturated pixels fall back"
+    assert fallen.sum() >= 5, "at least 5 pixels fall back"
     unsaturated_peak = m[~sat].max()
     assert (m[fallen] < unsaturated_peak).any()
     # ordering: among saturated pixels of the star, M decreases as the rate grows once fallen
@@ -219,7 +231,8 @@ def test_pulldown_jailbar_and_first_frame_as_recorded(effects, plain):
         assert np.array_equal(truth["pulldown"], expected)
         # jailbar: a zero-mean offset per output (column mod 4), since the frame has pixels > 1e4 DN
         jail = truth["jailbar"]
-        assert jail.sum() == pytest.approx(0, abs=1e-9) and np.abs(jail).max() > 0.1
+        assert jail.sum() == pytest.approx(0, abs=1e-9), "jailbar sums to zero"
+        assert np.abs(jail).max() > 0.1, "jailbar present"
         draw = np.asarray(truth["parameters"]["jailbar_draw"])
         assert jail == pytest.approx(2.0 * (draw - draw.mean()))
         # first frame: a + b log10(FRAMEDLY) from the firstframe reference's planes
@@ -260,7 +273,9 @@ def test_dithered_pointing_matches_the_sources(tmp_path):
         # the frame is offset by its dither: a source moves by -(dx, dy) from the undithered frame (exactly at
         # the centre; ROLL_REF is the AOR's and the tangent point moves: < 0.03 px at the edges at Dec 66.6)
         dx, dy = truth["parameters"]["dither_px"]
-        assert abs(dx) <= DITHER_MAX and abs(dy) <= DITHER_MAX and ((dx, dy) == (0, 0)) == (k == 0)
+        assert abs(dx) <= DITHER_MAX, "dither x within the maximum"
+        assert abs(dy) <= DITHER_MAX, "dither y within the maximum"
+        assert ((dx, dy) == (0, 0)) == (k == 0), "only the first frame is undithered"
         for i, xi, yi in zip(src["id"], src["x"], src["y"], strict=True):
             if k == 0:
                 x0[i] = (xi, yi)
@@ -308,7 +323,8 @@ def test_radiation_hits(tmp_path):
     assert np.median(hits["charge"]) == pytest.approx(3000, rel=0.25)
     # fraction of the hit the Fowler difference sees: 0 before the first pedestal read, 1 in the wait
     t = hits["time"]
-    assert (hits["fraction"][t <= 0.2] == 0).all() and (hits["fraction"][(t > 1.6) & (t <= 10.6)] == 1).all()
+    assert (hits["fraction"][t <= 0.2] == 0).all(), "hits before the first pedestal read are unseen"
+    assert (hits["fraction"][(t > 1.6) & (t <= 10.6)] == 1).all(), "hits in the wait are fully seen"
     assert hits["dn"] == pytest.approx(hits["charge"] / 3.3 * hits["fraction"])
     # the frame difference is the recorded DN (linear; nonlinearity and rounding aside)
     delta = (truth["charge_dn"] - base["charge_dn"]).astype(np.float64)
@@ -316,14 +332,16 @@ def test_radiation_hits(tmp_path):
     np.add.at(recorded, (pixels["y"], pixels["x"]), pixels["dn"])
     assert np.abs(delta - recorded).max() < 1.0 + 0.05 * recorded.max()
     strong = recorded > 50
-    assert strong.sum() > 20 and np.abs(delta - recorded)[strong].max() < 0.02 * recorded.max() + 1
+    assert strong.sum() > 20, "more than 20 strong hit pixels"
+    assert np.abs(delta - recorded)[strong].max() < 0.02 * recorded.max() + 1, "strong hit pixels match the recorded DN within 2 %"
     # sharp: most of a hit's charge in its brightest pixel or two
     share = []
     for i in np.flatnonzero((hits["x"] > 3) & (hits["x"] < 252) & (hits["y"] > 3) & (hits["y"] < 252)):
         q = np.sort(pixels["charge"][pixels["hit"] == i])[::-1]
         share.append(q[:2].sum() / hits["charge"][i])
     assert np.median(share) > 0.6
-    assert CR_RATE == 4.0 and truth["parameters"]["cr_rate_cm2_s"] == rate
+    assert CR_RATE == 4.0, "default cosmic-ray rate"
+    assert truth["parameters"]["cr_rate_cm2_s"] == rate, "truth records the cosmic-ray rate"
 
 
 def test_same_seed_same_frames_other_seed_other_noise(tmp_path):
@@ -355,8 +373,10 @@ def test_cli_writes_and_prints_the_paths(tmp_path, capsys):
     stems = [out / f"SPITZER_I2_12345678_{k:04d}_{k:04d}_0000" for k in (0, 1)]
     assert printed == [f"{s}_{kind}" for s in map(str, stems) for kind in ("raw.fits", "truth.asdf")]
     raw, truth = load(SimFiles(*printed[:2]))
-    assert raw.meta.irac.frame_time == 0.6 and raw.meta.irac.fowler_number == 1
-    assert truth["parameters"]["noiseless"] is True and truth["parameters"]["seed"] == 5
+    assert raw.meta.irac.frame_time == 0.6, "frame time"
+    assert raw.meta.irac.fowler_number == 1, "Fowler number"
+    assert truth["parameters"]["noiseless"] is True, "truth records noiseless"
+    assert truth["parameters"]["seed"] == 5, "truth records the seed"
 
 
 @pytest.mark.parametrize("args, message", [
@@ -373,7 +393,9 @@ def test_cli_bad_values_are_usage_errors(tmp_path, capsys, args, message):
 def test_cli_malformed_options_exit_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         calpipe(["sim", "irac", "--naor-frames", "0", "-o", str(tmp_path)])
-    assert exc.value.code == 2 and "expected a positive integer, got '0'" in capsys.readouterr().err
+    assert exc.value.code == 2, "usage exit code"
+    assert "expected a positive integer, got '0'" in capsys.readouterr().err, "message names the bad count"
     with pytest.raises(SystemExit) as exc:
         calpipe(["sim", "irac"])
-    assert exc.value.code == 2 and "-o/--output-dir" in capsys.readouterr().err
+    assert exc.value.code == 2, "usage exit code"
+    assert "-o/--output-dir" in capsys.readouterr().err, "message names -o/--output-dir"

@@ -32,7 +32,8 @@ def test_firstframe_step_subtracts_flags_and_propagates():
     ref = reference("firstframe", coeffs, err=err)
     out = IracFirstFrameStep().process(model, {"firstframe": ref}, IracFirstFrameStep.Params())
     assert out.data.tolist() == [[15.0, 9.0, 8.5]]  # 10 - (1 - 6), 10 - 1, 10 - 1.5
-    assert out.err[0, 0] == pytest.approx(math.sqrt(9 + 9 * 0.25)) and out.err[0, 1] == 3.0
+    assert out.err[0, 0] == pytest.approx(math.sqrt(9 + 9 * 0.25)), "error adds the first-frame error"
+    assert out.err[0, 1] == 3.0, "error unchanged where the coefficients carry none"
     # flagged where |offset| > 1 read-noise sigma (3.64 DN): only the 5 DN pixel
     assert ((out.artifacts & art.FIRSTFRAME) != 0).tolist() == [[True, False, False]]
     assert 5.0 > SIGMA_READ > 1.5
@@ -56,5 +57,6 @@ def test_nonfinite_coefficients_are_not_applied_and_flagged():
     coeffs = np.stack([np.array([[np.nan, 1.0]]), np.zeros((1, 2))])
     out = IracFirstFrameStep().process(bcd(np.zeros((1, 2))), {"firstframe": reference("firstframe", coeffs)},
                                        IracFirstFrameStep.Params())
-    assert out.data.tolist() == [[0.0, -1.0]] and out.dq.tolist() == [[DQ.DO_NOT_USE, 0]]
+    assert out.data.tolist() == [[0.0, -1.0]], "data"
+    assert out.dq.tolist() == [[DQ.DO_NOT_USE, 0]], "dq"
 

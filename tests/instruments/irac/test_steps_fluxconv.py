@@ -18,13 +18,17 @@ def test_units_by_hand(tmp_path):
                                      IracFluxConvStep.Params())
     # 104 DN / 10.4 s = 10 DN/s -> 1.069 MJy/sr
     assert pytest.approx(10.4) == EXPTIME
-    assert np.allclose(out.data, [[1.069, -0.1069]], rtol=1e-6) and np.allclose(out.err, [[0.1069, 0.05345]], rtol=1e-6)
-    assert out.meta.bunit_data == "MJy/sr" and out.meta.bunit_err == "MJy/sr"
-    assert out.meta.irac.fluxconv == FLUXCONV and out.meta.photometry.conversion_megajanskys == FLUXCONV
+    assert np.allclose(out.data, [[1.069, -0.1069]], rtol=1e-6), "data in MJy/sr"
+    assert np.allclose(out.err, [[0.1069, 0.05345]], rtol=1e-6), "error in MJy/sr"
+    assert out.meta.bunit_data == "MJy/sr", "data unit"
+    assert out.meta.bunit_err == "MJy/sr", "error unit"
+    assert out.meta.irac.fluxconv == FLUXCONV, "meta irac fluxconv"
+    assert out.meta.photometry.conversion_megajanskys == FLUXCONV, "meta photometry conversion"
     out.meta.filename = "bcd.fits"
     out.to_fits(tmp_path / "bcd.fits")
     with fits.open(tmp_path / "bcd.fits") as hdul:
-        assert hdul[0].header["FLUXCONV"] == FLUXCONV and hdul["SCI"].header["BUNIT"] == "MJy/sr"
+        assert hdul[0].header["FLUXCONV"] == FLUXCONV, "FLUXCONV keyword"
+        assert hdul["SCI"].header["BUNIT"] == "MJy/sr", "SCI BUNIT keyword"
         assert hdul["ARTIFACT"].data.dtype.kind == "u"
 
 

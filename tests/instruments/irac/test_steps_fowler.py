@@ -84,22 +84,31 @@ def test_step_returns_a_new_bcd_with_err_dq_artifacts_and_the_header():
     model = raw(np.array([[65535, 62535], [64535, 0]]))
     model.pixeldq = np.array([[0, DQ.DROPOUT], [0, 0]], np.uint32)
     out = RUN.process(model, {}, IracFowlerStep.Params())
-    assert isinstance(out, IracBcdModel) and out is not model
-    assert out.data.dtype == np.float32 and out.data.tolist() == [[0.4375, 3000.4375], [1000.4375, 65535.4375]]
+    assert isinstance(out, IracBcdModel), "output is a BCD model"
+    assert out is not model, "output is a new model"
+    assert out.data.dtype == np.float32, "data dtype"
+    assert out.data.tolist() == [[0.4375, 3000.4375], [1000.4375, 65535.4375]], "data values"
     assert out.err.dtype == np.float32
     assert out.err[0, 1] == pytest.approx(np.sqrt(frame_variance(np.array([3000.4375]), GAIN, RONOISE, 8, 44, 3)[0]))
-    assert out.dq.tolist() == [[0, DQ.DROPOUT], [0, 0]] and out.dq.dtype == np.uint32
-    assert out.artifacts.dtype == np.uint16 and not out.artifacts.any()
-    assert out.meta.irac.aorkey == 12345678 and out.meta.irac.channel == 1
-    assert out.meta.instrument.name == "IRAC" and out.meta.data_level == 2
-    assert out.meta.bunit_data == "DN" and out.meta.irac.gain == GAIN and out.meta.irac.readnoise == RONOISE
+    assert out.dq.tolist() == [[0, DQ.DROPOUT], [0, 0]], "dq values"
+    assert out.dq.dtype == np.uint32, "dq dtype"
+    assert out.artifacts.dtype == np.uint16, "artifacts dtype"
+    assert not out.artifacts.any(), "no artifacts"
+    assert out.meta.irac.aorkey == 12345678, "AORKEY"
+    assert out.meta.irac.channel == 1, "channel"
+    assert out.meta.instrument.name == "IRAC", "instrument name"
+    assert out.meta.data_level == 2, "data level"
+    assert out.meta.bunit_data == "DN", "data unit"
+    assert out.meta.irac.gain == GAIN, "gain"
+    assert out.meta.irac.readnoise == RONOISE, "read noise"
 
 
 def test_gain_and_readnoise_parameters_override_the_header():
     out = RUN.process(raw(np.array([[65535]]), gain=None, readnoise=None), {},
                       IracFowlerStep.Params(gain=4.0, readnoise=8.0, truncation="none"))
     assert out.err[0, 0] == pytest.approx(np.sqrt(4.0 + (16 + 63) / 12 / 64))
-    assert out.meta.irac.gain == 4.0 and out.meta.irac.readnoise == 8.0
+    assert out.meta.irac.gain == 4.0, "gain"
+    assert out.meta.irac.readnoise == 8.0, "read noise"
 
 
 @pytest.mark.parametrize(("model", "message"), [

@@ -19,11 +19,13 @@ def test_jailbar_offsets_are_measured_and_removed():
     model = bcd(clean + injected[np.arange(256) % 4][None, :])
     found = channel_offsets(model.data, np.ones(SHAPE, bool))
     assert np.abs(found.offsets - injected).max() < 0.05 * SIGMA_READ
-    assert np.all(found.errors < 0.02 * SIGMA_READ) and np.all(found.npix > 15000)
+    assert np.all(found.errors < 0.02 * SIGMA_READ), "amplitude errors under 2 % of read noise"
+    assert np.all(found.npix > 15000), "more than 15000 pixels per output"
     out = IracJailbarStep().process(model, {}, IracJailbarStep.Params())
     resid = out.data - clean
     assert np.abs([resid[:, c::4].mean() for c in range(4)]).max() < 0.05 * SIGMA_READ
-    assert np.all((out.artifacts & art.JAILBAR) != 0) and np.all(out.err >= SIGMA_READ)
+    assert np.all((out.artifacts & art.JAILBAR) != 0), "every pixel flagged JAILBAR"
+    assert np.all(out.err >= SIGMA_READ), "error at least the read noise"
 
 
 def test_no_jailbar_means_no_change():
@@ -31,7 +33,8 @@ def test_no_jailbar_means_no_change():
     found = channel_offsets(model.data, np.ones(SHAPE, bool))
     assert np.abs(found.offsets).max() < 0.05 * SIGMA_READ
     out, applied = equalise(model.data, found, min_significance=10.0)
-    assert not applied.any() and np.array_equal(out, model.data)
+    assert not applied.any(), "nothing applied"
+    assert np.array_equal(out, model.data), "data unchanged"
 
 
 def test_jailbar_ignores_unusable_pixels():

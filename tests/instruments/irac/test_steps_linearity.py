@@ -46,9 +46,11 @@ def test_correcting_the_difference_alone_would_be_wrong_by_percents():
 def test_slope_and_unusable_pixels():
     out = linearize(np.array([1000.0, 5.0, 5.0, 200000.0]), np.array([-2e-6, 0.0, np.nan, -2e-6]), 1.2)
     assert out.slope[0] == pytest.approx(1 / np.sqrt(1 - 4 * 2e-6 * 1.2 * 1000))
-    assert out.data[1] == 5.0 and out.slope[1] == 1.0
+    assert out.data[1] == 5.0, "data"
+    assert out.slope[1] == 1.0, "slope"
     assert out.uncorrected.tolist() == [False, False, True, True]  # no alpha; beyond the turnover
-    assert out.data[2] == 5.0 and out.data[3] == 200000.0
+    assert out.data[2] == 5.0, "data of pixel 2"
+    assert out.data[3] == 200000.0, "data of pixel 3"
 
 
 def test_step_with_a_1_ny_nx_alpha_reference():

@@ -41,8 +41,11 @@ def test_trail_follows_the_readout_order_and_wraps_to_the_next_row():
     bright = np.zeros((4, 16))
     bright[1, 13] = 1.0  # channel 1; the next pixels it reads: (1, 13+4 = none) -> (2, 1), (2, 5), ...
     t = trail(bright)
-    assert t[1, 13] == 0 and not t[:1].any() and not t[1, :14].any()
-    assert t[2, 1] == pytest.approx(law(np.array([1]))[0]) and t[2, 5] == pytest.approx(law(np.array([2]))[0])
+    assert t[1, 13] == 0, "the bright pixel gets no trail"
+    assert not t[:1].any(), "rows above get no trail"
+    assert not t[1, :14].any(), "pixels before it in its row get no trail"
+    assert t[2, 1] == pytest.approx(law(np.array([1]))[0]), "trail one pixel on"
+    assert t[2, 5] == pytest.approx(law(np.array([2]))[0]), "trail two pixels on"
     assert t[3, 13] == pytest.approx(law(np.array([8]))[0])
     other = np.ones((4, 16), bool)
     other[:, 1::4] = False
@@ -57,7 +60,8 @@ def test_synthetic_trail_is_reproduced_and_removed_below_a_third_of_the_read_noi
         sky += gaussian_star(shape, x, y, f, 1.4)
     sky += rng.normal(0.0, SIGMA_READ, shape)
     truth = direct_trail(sky)
-    assert truth.max() > 300 and (sky > 1e4).sum() >= 6
+    assert truth.max() > 300, "truth has a trail over 300 DN"
+    assert (sky > 1e4).sum() >= 6, "at least 6 bright sky pixels"
     corrected, predicted = remove(sky + truth, 1.0e4, REF)
     assert np.allclose(predicted, truth, atol=1e-6 * truth.max())
     assert np.abs(corrected - sky).max() < 0.3 * SIGMA_READ
@@ -81,7 +85,9 @@ def test_step_removes_and_flags_insb_only():
     out = IracMuxbleedStep().process(bcd(data + expected), {}, IracMuxbleedStep.Params())
     assert np.allclose(out.data, data, atol=1e-3)
     flagged = (out.artifacts & art.MUXBLEED) != 0
-    assert np.array_equal(flagged, expected > 0.5 * SIGMA_READ) and flagged.sum() > 10
+    assert np.array_equal(flagged, expected > 0.5 * SIGMA_READ), "flagged where the trail exceeds half the read noise"
+    assert flagged.sum() > 10, "more than 10 flagged"
     same = bcd(data + expected, channel=3)
     out = IracMuxbleedStep().process(same, {}, IracMuxbleedStep.Params())
-    assert np.array_equal(out.data, (data + expected).astype(np.float32)) and not out.artifacts.any()
+    assert np.array_equal(out.data, (data + expected).astype(np.float32)), "data unchanged plus the trail"
+    assert not out.artifacts.any(), "no artifacts"

@@ -46,7 +46,8 @@ def test_step_classes_lists_every_irac_step_once():
 def test_pipeline_file_resolves_in_order_with_its_references(pipeline):
     assert (pipeline.name, pipeline.version, pipeline.instrument) == ("irac_bcd", "1.0.0", "irac")
     assert (pipeline.input_level, pipeline.output_level, pipeline.suffix, pipeline.refdata) == (1, 2, "bcd", 3)
-    assert [s.id for s in pipeline.steps] == ORDER and [s.step.name for s in pipeline.steps] == ORDER
+    assert [s.id for s in pipeline.steps] == ORDER, "step ids in order"
+    assert [s.step.name for s in pipeline.steps] == ORDER, "step names in order"
     assert pipeline.reftypes() == ["mask", "dark", "firstframe", "linearity", "flat", "fluxconv"]
 
 
@@ -71,11 +72,17 @@ def test_a_raw_frame_is_calibrated_to_the_true_sky(pipeline):
     product = model
     for s in pipeline.steps:
         product = s.step().process(product, {t: refs[t] for t in s.step.reftypes}, s.params)
-    assert isinstance(product, IracBcdModel) and product.meta.bunit_data == "MJy/sr"
-    assert product.data.dtype == np.float32 and product.artifacts.dtype == np.uint16
+    assert isinstance(product, IracBcdModel), "product is a BCD model"
+    assert product.meta.bunit_data == "MJy/sr", "data unit"
+    assert product.data.dtype == np.float32, "data dtype"
+    assert product.artifacts.dtype == np.uint16, "artifacts dtype"
     good = (product.dq & DQ.DO_NOT_USE) == 0
-    assert product.dq[5, 7] & DQ.DEAD and good.sum() == 64 * 64 - 1
+    assert product.dq[5, 7] & DQ.DEAD, "the dead pixel is flagged DEAD"
+    assert good.sum() == 64 * 64 - 1, "every other pixel is good"
     assert abs(product.data[good].mean() / sky - 1) < 0.002  # within 0.2 %
     pull = (product.data - sky)[good] / product.err[good]
-    assert abs(pull.mean()) < 0.1 and 0.9 < pull.std() < 1.1
-    assert product.meta.irac.fluxconv == fluxconv and product.meta.irac.gain == GAIN and B == 3
+    assert abs(pull.mean()) < 0.1, "pull mean near 0"
+    assert 0.9 < pull.std() < 1.1, "pull std near 1"
+    assert product.meta.irac.fluxconv == fluxconv, "fluxconv"
+    assert product.meta.irac.gain == GAIN, "gain"
+    assert B == 3, "barrel shift"

@@ -16,7 +16,8 @@ def test_segments_and_clipped_mean_by_hand():
     assert segments(10, np.array([3, 4, 7])) == [(0, 3), (5, 7), (8, 10)]
     assert segments(5, np.array([])) == [(0, 5)]
     mean, err, n = clipped_mean(np.array([1.0, 2.0, 3.0, 2.0, 1000.0]))
-    assert (mean, n) == (2.0, 4) and err == pytest.approx(np.std([1, 2, 3, 2], ddof=1) / 2)
+    assert (mean, n) == (2.0, 4), "mean and count"
+    assert err == pytest.approx(np.std([1, 2, 3, 2], ddof=1) / 2), "error of the mean"
 
 
 @pytest.mark.parametrize("after", [True, False])
@@ -46,5 +47,6 @@ def test_pulldown_is_removed_below_a_third_of_the_read_noise(after):
 def test_pulldown_leaves_columns_without_an_offset_alone():
     data = starfield(5, bright=((100.5, 100.5, 4e5),))
     out = correct(data, np.ones(SHAPE, bool), data > 2e4)
-    assert not out.applied.any() and not out.offsets
+    assert not out.applied.any(), "nothing applied"
+    assert not out.offsets, "no offsets"
 

@@ -28,8 +28,11 @@ def test_ceiling_by_hand_and_by_the_read_model():
     assert ceiling(WELL, 8, 44) == pytest.approx(44000 * 52 / 60)
     just = WELL * 52 / 60  # the last signal read reaches the well exactly
     d, sat = fowler_difference(np.array([just, 2 * just, 100 * just]))
-    assert d[0] == pytest.approx(ceiling(WELL, 8, 44)) and sat.all()
-    assert d[1] < d[0] and d[2] == 0.0  # the double-valued fall: brighter reads fainter, down to 0
+    assert d[0] == pytest.approx(ceiling(WELL, 8, 44)), "saturated value is the ceiling"
+    assert sat.all(), "flagged saturated"
+    # the double-valued fall: brighter reads fainter, down to 0
+    assert d[1] < d[0], "brighter reads lower"
+    assert d[2] == 0.0, "every read clipped reads 0"
 
 
 def star_field(seed: int, n: int = 30, lo: float = 4.5, hi: float = 6.5):
@@ -51,7 +54,9 @@ def test_saturated_stars_are_flagged_with_their_fallen_cores_and_nothing_below_9
     linear = star_field(seed, hi=7.0)  # up to ~50x saturation in the peak pixel
     top = ceiling(WELL, 8, 44)
     d, saturated = fowler_difference(linear)
-    assert saturated.sum() > 100 and (saturated & (d < 0.5 * top)).sum() > 20  # deeply fallen pixels
+    # deeply fallen pixels
+    assert saturated.sum() > 100, "more than 100 saturated"
+    assert (saturated & (d < 0.5 * top)).sum() > 20, "more than 20 saturated pixels read below half the top"
     found = find_saturated(d, 0.95 * top)
     flagged = found.saturated | found.fallen
     assert np.array_equal(found.saturated, d >= 0.95 * top)
@@ -66,7 +71,8 @@ def test_wings_of_a_bright_unsaturated_star_are_left_alone():
     d = 20.0 + gaussian_star((15, 15), 7.2, 7.0, 100000.0, 1.7)
     assert d.max() < 0.95 * ceiling(WELL, 8, 44)
     found = find_saturated(d, 0.95 * ceiling(WELL, 8, 44))
-    assert not found.saturated.any() and not found.fallen.any()
+    assert not found.saturated.any(), "none saturated"
+    assert not found.fallen.any(), "none fallen"
 
 
 def test_a_core_fallen_below_the_threshold_everywhere_is_still_found():
@@ -78,7 +84,8 @@ def test_a_core_fallen_below_the_threshold_everywhere_is_still_found():
     assert not found.saturated.any()
     cross = np.zeros((15, 15), bool)
     cross[7, 6:9] = cross[6:9, 7] = True
-    assert np.array_equal(found.fallen, cross) and np.all(saturated[cross])
+    assert np.array_equal(found.fallen, cross), "fallen where expected"
+    assert np.all(saturated[cross]), "fallen pixels are saturated"
 
 
 def test_bad_pixels_are_no_evidence():
@@ -100,7 +107,11 @@ def test_step_flags_dq_and_artifacts(channel, well):
     top = ceiling(well, 8, 44)
     out = IracSaturationStep().process(bcd(d, channel=channel, barrel=B), {}, IracSaturationStep.Params())
     flagged = (out.dq & DQ.SATURATED) != 0
-    assert flagged.sum() >= saturated.sum() - 1 and not (flagged & ~saturated & (linear < 0.95 * top)).any()
-    assert np.all(out.dq[flagged] == DQ.SATURATED | DQ.DO_NOT_USE) and not out.dq[~flagged].any()
+    assert flagged.sum() >= saturated.sum() - 1, "flagged covers the saturated"
+    assert not (flagged & ~saturated & (linear < 0.95 * top)).any(), "no faint unsaturated pixel flagged"
+    assert np.all(out.dq[flagged] == DQ.SATURATED | DQ.DO_NOT_USE), "flagged pixels carry SATURATED | DO_NOT_USE"
+    assert not out.dq[~flagged].any(), "other pixels unflagged"
     fell = (out.artifacts & art.SATURATED_FALLBACK) != 0
-    assert fell.sum() >= 2 and np.all(d[fell] < 0.95 * top) and not (fell & ~flagged).any()
+    assert fell.sum() >= 2, "at least 2 fallen"
+    assert np.all(d[fell] < 0.95 * top), "fallen pixels read below the top"
+    assert not (fell & ~flagged).any(), "fallen pixels are flagged"

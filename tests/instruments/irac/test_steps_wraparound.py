@@ -47,7 +47,9 @@ def test_isolated_wraps_of_a_small_barrel_shift_are_restored_from_the_neighbours
     truth[10, 5], truth[20, 25] = 40000.0, -50.0
     out = unwrap(np.mod(truth, 32768.0), 32768.0, 60000.0, 2000.0)
     assert np.allclose(out.data, truth, atol=1e-2)
-    assert out.estimated.sum() == 2 and out.estimated[10, 5] and out.estimated[20, 25]
+    assert out.estimated.sum() == 2, "two pixels estimated"
+    assert out.estimated[10, 5], "first wrapped pixel estimated"
+    assert out.estimated[20, 25], "second wrapped pixel estimated"
 
 
 def test_nothing_moves_when_the_word_cannot_wrap_upwards():
@@ -55,7 +57,8 @@ def test_nothing_moves_when_the_word_cannot_wrap_upwards():
     data = 20.0 + gaussian_star((21, 21), 10.0, 10.0, 150000.0, 1.7)
     data[10, 10] = 3000.0
     out = unwrap(data, 65536.0, 60000.0, 2000.0)
-    assert np.array_equal(out.data, data.astype(np.float32)) and not (out.exact | out.estimated).any()
+    assert np.array_equal(out.data, data.astype(np.float32)), "data unchanged"
+    assert not (out.exact | out.estimated).any(), "nothing corrected"
 
 
 def test_step_flags_estimated_values():
@@ -64,5 +67,6 @@ def test_step_flags_estimated_values():
     model = bcd(data, barrel=2)
     out = IracWraparoundStep().process(model, {}, IracWraparoundStep.Params())
     assert out.data[4, 4] == 45000.0
-    assert out.dq[4, 4] == DQ.FLUX_ESTIMATED and out.dq.sum() == DQ.FLUX_ESTIMATED
+    assert out.dq[4, 4] == DQ.FLUX_ESTIMATED, "the pixel is flagged FLUX_ESTIMATED"
+    assert out.dq.sum() == DQ.FLUX_ESTIMATED, "no other flag"
     assert out.err[4, 4] == pytest.approx(np.sqrt(frame_variance(np.array([45000.0]), GAIN, RONOISE, 8, 44, 2)[0]))

@@ -18,16 +18,21 @@ from .helpers import truth
 
 def test_24um_raw_headers_and_noiseless_encoding(tmp_path):
     files = simulate(tmp_path, 24, 2, seed=3, noiseless=True, jailbar=False)
-    assert len(files) == 2 and files[1].raw.name == "SPITZER_M1_23456789_0001_0001_0000_raw.fits"
+    assert len(files) == 2, "two files"
+    assert files[1].raw.name == "SPITZER_M1_23456789_0001_0001_0000_raw.fits", "file name of the second"
     raw = open_product(files[0].raw)
-    assert raw.data.shape == (2, 128, 128) and raw.data.dtype == np.uint16
+    assert raw.data.shape == (2, 128, 128), "raw shape"
+    assert raw.data.dtype == np.uint16, "raw dtype"
     header = fits.getheader(files[0].raw)
     for key in ("AORKEY", "EXPID", "DCENUM", "EXPTYPE", "CSMPOS", "DATE-OBS", "CREATOR", "MIPSBAND",
                 "NREADS", "SAMPTIME", "SLPSCALE", "RA_REF"):
         assert key in header, key
-    assert header["EXPTYPE"] == "SCIENCE" and header["INSTRUME"] == "MIPS" and header["DETECTOR"] == "MIPS24"
+    assert header["EXPTYPE"] == "SCIENCE", "EXPTYPE"
+    assert header["INSTRUME"] == "MIPS", "INSTRUME"
+    assert header["DETECTOR"] == "MIPS24", "DETECTOR"
     sci = fits.getheader(files[0].raw, "SCI")
-    assert sci["CTYPE1"] == "RA---TAN" and sci["CRPIX1"] == 64.5
+    assert sci["CTYPE1"] == "RA---TAN", "CTYPE1"
+    assert sci["CRPIX1"] == 64.5, "CRPIX1"
     t = truth(files[0].truth)
     p = t["parameters"]
     # slope words decode to r' + alpha r'^2 (t_0 + t_last), up to the rounding of reads and words
@@ -41,7 +46,8 @@ def test_24um_raw_headers_and_noiseless_encoding(tmp_path):
     assert abs(np.median((slope - expected)[ok])) < 0.01
     # the droop is c x the array's mean rate; the sky is recorded in MJy/sr, sources in mJy
     assert np.allclose(t["droop_rate"], det.maps24().droop * t["rate0"].mean(), rtol=1e-5)
-    assert t["sources"]["flux"].min() > 0 and {"ra", "dec", "flux", "x", "y"} <= set(t["sources"])
+    assert t["sources"]["flux"].min() > 0, "source fluxes positive"
+    assert {"ra", "dec", "flux", "x", "y"} <= set(t["sources"]), "source table columns"
 
 
 def test_least_squares_weights_give_the_slope():
@@ -65,14 +71,17 @@ def test_one_sky_in_every_band(tmp_path):
 def test_ge_stream_stim_cycles_bracket_every_exposure(tmp_path):
     stream = dce_stream(6, 4, 4.0)
     kinds = [d.kind for d in stream]
-    assert kinds[:5] == ["BKGD", "STIM", "BKGD", "SCIENCE", "SCIENCE"] and kinds[-3:] == ["BKGD", "STIM", "BKGD"]
+    assert kinds[:5] == ["BKGD", "STIM", "BKGD", "SCIENCE", "SCIENCE"], "sequence starts with the calibration frames"
+    assert kinds[-3:] == ["BKGD", "STIM", "BKGD"], "sequence ends with the calibration frames"
     files = simulate(tmp_path, 70, 6, seed=2, noiseless=True, stim_period=4, drift_per_hour=1.0)
     raw = open_product(files[5].raw)
-    assert raw.data.shape == (24, 32, 32) and raw.stim_ramps.shape == (6, 24, 32, 32)
+    assert raw.data.shape == (24, 32, 32), "raw shape"
+    assert raw.stim_ramps.shape == (6, 24, 32, 32), "stim ramps shape"
     times, dces = raw.stim_times, raw.stim_dcenum
     mid = (24 + 1) / 2 * raw.meta.mips.sample_time
     assert times[1] < mid < times[4]  # the two flashes bracket the exposure
-    assert list(dces) == sorted(dces) and raw.meta.mips.dcenum not in dces
+    assert list(dces) == sorted(dces), "stim DCEs in order"
+    assert raw.meta.mips.dcenum not in dces, "the science DCE is not a stim DCE"
     t = truth(files[5].truth)
     r0, drift = t["parameters"]["responsivity_r0"], t["parameters"]["drift_per_hour"]
     assert np.isclose(t["responsivity"], r0 * (1 + drift * t["parameters"]["mid_time"] / 3600))
@@ -82,7 +91,8 @@ def test_ge_cosmic_rays_bump_the_responsivity(tmp_path):
     files = simulate(tmp_path, 70, 4, seed=4, cr_rate=0.05)
     t = truth(files[-1].truth)
     hits = t["cosmic_rays"]
-    assert len(hits["time"]) > 0 and np.all((hits["amplitude"] >= 0.01) & (hits["amplitude"] <= 0.05))
+    assert len(hits["time"]) > 0, "some cosmic-ray hits"
+    assert np.all((hits["amplitude"] >= 0.01) & (hits["amplitude"] <= 0.05)), "hit amplitudes between 0.01 and 0.05"
     y, x = hits["y"][0], hits["x"][0]
     assert t["rho_mean"][y, x] > 1.0  # raised after the hit
     assert (t["rho_start"] > 1).any()  # earlier hits still decaying
@@ -91,7 +101,9 @@ def test_ge_cosmic_rays_bump_the_responsivity(tmp_path):
 def test_sim_cli(tmp_path, capsys):
     assert calpipe(["sim", "mips", "--band", "160", "--nexp", "2", "--seed", "1", "-o", str(tmp_path)]) == 0
     out = capsys.readouterr().out.split()
-    assert len(out) == 4 and out[0].endswith("_raw.fits") and "SPITZER_M3_" in out[0]
+    assert len(out) == 4, "four outputs"
+    assert out[0].endswith("_raw.fits"), "first output is a raw file"
+    assert "SPITZER_M3_" in out[0], "first output is a Ge (M3) file"
     assert open_product(out[0]).data.shape[1:] == (2, 20)
     assert calpipe(["sim", "mips", "--band", "100", "-o", str(tmp_path)]) == 2
     assert "24, 70 or 160" in capsys.readouterr().err

@@ -26,15 +26,18 @@ from .helpers import bcd24, reference
 def test_decode_words():
     words = np.array([[[512 + 16 * 10, 512]], [[512 + 7, 500]]], np.uint16)  # (2, 1, 2)
     slope, diff = decode(words, 16.0, 512.0, 512.0, 0.5)
-    assert np.allclose(slope, [[20.0, 0.0]]) and np.allclose(diff, [[14.0, -24.0]])
+    assert np.allclose(slope, [[20.0, 0.0]]), "slope"
+    assert np.allclose(diff, [[14.0, -24.0]]), "first difference"
 
 
 def test_variances_by_hand():
     # n = 3, dt = 1: read 12 s^2 / (3 * 8) = s^2 / 2; Poisson 6 * 10 / (5 * 3 * 8) r / g = r / (2 g)
     vp, vr = slope_variance(np.array([10.0]), 3, 1.0, 5.0, 2.0)
-    assert np.isclose(vr[0], 2.0) and np.isclose(vp[0], 1.0)
+    assert np.isclose(vr[0], 2.0), "read-noise variance"
+    assert np.isclose(vp[0], 1.0), "Poisson variance"
     vp, vr = difference_variance(np.array([10.0]), 1.0, 5.0, 2.0)
-    assert np.isclose(vr[0], 8.0) and np.isclose(vp[0], 2.0)
+    assert np.isclose(vr[0], 8.0), "read-noise variance"
+    assert np.isclose(vp[0], 2.0), "Poisson variance"
 
 
 def test_linearity_is_exact_inverse():
@@ -43,7 +46,8 @@ def test_linearity_is_exact_inverse():
     k = 11.0
     m = r + alpha * r * r * k
     rate, err, bad = correct(m, np.ones(3), alpha, k)
-    assert np.allclose(rate, r, rtol=1e-6) and not bad.any()
+    assert np.allclose(rate, r, rtol=1e-6), "rate recovered"
+    assert not bad.any(), "no pixel flagged"
     assert np.allclose(err, 1 / np.sqrt(1 + 4 * alpha * k * m), rtol=1e-6)
     assert np.allclose(linearise(m, np.zeros(3), k), m)
 
@@ -79,7 +83,8 @@ def test_droop_removal_is_exact():
     c = np.full((8, 8), 0.3) + 0.01 * rng.standard_normal((8, 8))
     m = r + c * r.mean()
     out, signal, _ = remove(m, c)
-    assert np.isclose(signal, r.mean()) and np.allclose(out, r, atol=1e-4)
+    assert np.isclose(signal, r.mean()), "signal is the mean rate"
+    assert np.allclose(out, r, atol=1e-4), "output is the rate"
 
 
 def test_flat_interpolates_between_scan_positions_and_marks_spots():
@@ -101,7 +106,8 @@ def test_jailbar_offsets_found_and_removed():
     found = channel_offsets(data, np.ones(data.shape, bool))
     assert np.allclose(found.offsets, true, atol=0.1)
     out, applied = equalise(data, found)
-    assert applied.all() and abs(out[:, 0::4].mean() - out[:, 1::4].mean()) < 0.1
+    assert applied.all(), "correction applied everywhere"
+    assert abs(out[:, 0::4].mean() - out[:, 1::4].mean()) < 0.1, "columns agree after correction"
 
 
 def test_cosmic_ray_flagged_point_source_not():
@@ -112,9 +118,13 @@ def test_cosmic_ray_flagged_point_source_not():
     image[24:27, 11:14] += np.array([[5, 20, 5], [20, 0, 20], [5, 20, 5]])  # its small footprint
     err = np.full(sky.shape, 2.0)
     hits, foot = find_hits(image, err, np.ones(sky.shape, bool))
-    assert hits[25, 12] and hits.sum() == 1
-    assert foot[25, 12] and foot[24, 12]  # the side neighbours above 5 sigma too
-    assert not foot[5:16, 5:16].any() and not foot[25:36, 25:36].any()
+    assert hits[25, 12], "the hit pixel is found"
+    assert hits.sum() == 1, "only one hit found"
+    # the side neighbours above 5 sigma too
+    assert foot[25, 12], "hit pixel in the footprint"
+    assert foot[24, 12], "side neighbour in the footprint"
+    assert not foot[5:16, 5:16].any(), "no footprint on the first point source"
+    assert not foot[25:36, 25:36].any(), "no footprint on the second point source"
 
 
 def test_cosmic_ray_step_only_flags():

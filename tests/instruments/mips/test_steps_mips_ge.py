@@ -50,17 +50,23 @@ def test_stim_cycle_and_interpolation_by_hand():
     # backgrounds 100 at t=0 and 120 at t=10, stim 1100 at t=5: S = 1100 - 110 = 990
     s, v = cycle_response([np.array(100.0), np.array(1100.0), np.array(120.0)],
                           [np.array(4.0), np.array(9.0), np.array(4.0)], np.array([0.0, 5.0, 10.0]))
-    assert np.isclose(s, 990.0) and np.isclose(v, 9.0 + 0.25 * 4 + 0.25 * 4)
+    assert np.isclose(s, 990.0), "slope"
+    assert np.isclose(v, 9.0 + 0.25 * 4 + 0.25 * 4), "slope variance"
     r = interpolate(np.array(990.0), np.array(1.0), 5.0, np.array(1090.0), np.array(1.0), 105.0, 30.0)
-    assert np.isclose(r.value, 1015.0) and np.isclose(r.fraction, 0.25)
+    assert np.isclose(r.value, 1015.0), "value"
+    assert np.isclose(r.fraction, 0.25), "fraction"
     assert np.isclose(r.var, 0.75**2 + 0.25**2)
 
 
 def test_apply_response_and_illumination():
     out, err, vp, vr, bad = apply(np.array([200.0, 5.0]), np.array([2.0, 1.0]), np.array([1000.0, -1.0]),
                                   np.array([100.0, 0.0]), np.array([4.0, 1.0]), None)
-    assert np.isclose(out[0], 0.2) and bad.tolist() == [False, True]
+    assert np.isclose(out[0], 0.2), "output"
+    assert bad.tolist() == [False, True], "bad-pixel mask"
     assert np.isclose(err[0], np.sqrt((2 / 1000) ** 2 + 0.2**2 * 100 / 1000**2))
-    assert np.isclose(vp[0], 4.0 / 1e6) and vr is None
+    assert np.isclose(vp[0], 4.0 / 1e6), "Poisson variance"
+    assert vr is None, "no read-noise variance"
     data, e, _, bad = correct(np.array([0.5]), np.array([0.1]), np.array([4.0]))
-    assert np.isclose(data[0], 0.125) and np.isclose(e[0], 0.025) and not bad.any()
+    assert np.isclose(data[0], 0.125), "data"
+    assert np.isclose(e[0], 0.025), "error"
+    assert not bad.any(), "no pixel flagged"

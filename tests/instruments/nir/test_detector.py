@@ -26,7 +26,8 @@ def science(maps):
 def test_maps_are_full_frame_read_only_and_cached(maps):
     for name in ("bias", "flat", "dark", "gain", "readnoise", "saturation", "full_well", "beta"):
         array = getattr(maps, name)
-        assert array.shape == (2048, 2048) and array.dtype == np.float32, name
+        assert array.shape == (2048, 2048), f"{name}: shape"
+        assert array.dtype == np.float32, f"{name}: dtype"
         assert not array.flags.writeable, name
     assert maps.dq.dtype == np.uint32
     assert detector_maps() is maps
@@ -34,32 +35,39 @@ def test_maps_are_full_frame_read_only_and_cached(maps):
 
 
 def test_figures_match_the_instrument_handbook(maps, science):
-    assert maps.bias.min() >= 10000 and maps.bias.max() <= 15000
+    assert maps.bias.min() >= 10000, "bias at least 10000 DN"
+    assert maps.bias.max() <= 15000, "bias at most 15000 DN"
     # bias structure: amplifier blocks and odd/even columns differ
     amp_means = [np.median(maps.bias[8:-8, a * 512:(a + 1) * 512]) for a in range(4)]
     assert np.ptp(amp_means) > 100
     assert 0.020 <= np.std(maps.flat[science & (np.abs(maps.flat - 1) < 0.2)]) <= 0.035
     gain = maps.gain[science]
-    assert np.median(gain) == pytest.approx(2.0, rel=0.05) and gain.std() / gain.mean() < 0.03
+    assert np.median(gain) == pytest.approx(2.0, rel=0.05), "median gain"
+    assert gain.std() / gain.mean() < 0.03, "gain scatter under 3 %"
     dark_e = (maps.dark * maps.gain)[science]
-    assert dark_e.min() == pytest.approx(0.002, rel=1e-4) and dark_e.max() == pytest.approx(0.03, rel=1e-4)
+    assert dark_e.min() == pytest.approx(0.002, rel=1e-4), "minimum dark current"
+    assert dark_e.max() == pytest.approx(0.03, rel=1e-4), "maximum dark current"
     assert np.median(dark_e) == pytest.approx(0.008, rel=0.05)
     cds_e = maps.readnoise * np.sqrt(2) * maps.gain
     assert np.median(cds_e[science]) == pytest.approx(14.0, rel=0.02)
-    assert maps.saturation.min() >= 55000 and maps.saturation.max() <= 65000
+    assert maps.saturation.min() >= 55000, "saturation at least 55000 DN"
+    assert maps.saturation.max() <= 65000, "saturation at most 65000 DN"
     # nonlinearity: at the saturation threshold the deficit beta*Q is 5-6.5 %
     well = (maps.saturation - maps.bias).astype(np.float64)
     beta = maps.beta.astype(np.float64)
     q = (1 - np.sqrt(1 - 4 * beta * well)) / (2 * beta)
     deficit = (beta * q)[science]
-    assert deficit.min() >= 0.05 - 1e-4 and deficit.max() <= 0.065 + 1e-4
-    assert maps.photmjsr == pytest.approx(0.25) and maps.pixar_sr == pytest.approx(2.2588e-14, rel=1e-4)
+    assert deficit.min() >= 0.05 - 1e-4, "deficit at least 5 %"
+    assert deficit.max() <= 0.065 + 1e-4, "deficit at most 6.5 %"
+    assert maps.photmjsr == pytest.approx(0.25), "PHOTMJSR"
+    assert maps.pixar_sr == pytest.approx(2.2588e-14, rel=1e-4), "pixel area"
 
 
 def test_bad_pixels_and_reference_border(maps):
     border = reference_border()
     assert (maps.dq[border] == DQ.REFERENCE_PIXEL).all()
-    assert (maps.flat[border] == 1.0).all() and (maps.dark[border] == 0).all()
+    assert (maps.flat[border] == 1.0).all(), "reference border flat is 1"
+    assert (maps.dark[border] == 0).all(), "reference border dark is 0"
     inner = maps.dq[~border]
     bad = (inner & (DQ.HOT | DQ.DEAD | DQ.LOW_QE)) != 0
     assert 0.003 < bad.mean() < 0.008
@@ -86,12 +94,14 @@ def test_builder_makes_every_reftype_and_they_open(built):
         reftype = name.split("_")[2]
         assert ref.meta.reftype == reftype
         assert (ref.meta.instrument.name, ref.meta.instrument.detector) == ("NIR", "NRCA1")
-        assert ref.meta.pedigree == "SIMULATION" and ref.meta.useafter == "2020-01-01T00:00:00"
+        assert ref.meta.pedigree == "SIMULATION", "pedigree"
+        assert ref.meta.useafter == "2020-01-01T00:00:00", "useafter"
         assert ref.meta.date == "2020-01-01T00:00:00"
         if reftype == "photom":
             assert ref.meta.photometry.conversion_megajanskys == pytest.approx(0.25)
             assert ref.meta.photometry.pixelarea_steradians == pytest.approx(2.2588e-14, rel=1e-4)
-            assert ref.data.shape == (1, 1) and ref.data[0, 0] == pytest.approx(0.25)
+            assert ref.data.shape == (1, 1), "fluxconv shape"
+            assert ref.data[0, 0] == pytest.approx(0.25), "fluxconv value"
         elif reftype == "mask":
             assert ref.dq.shape == (2048, 2048)
         elif reftype == "linearity":
@@ -106,14 +116,16 @@ def test_references_are_the_true_maps(built, maps):
     flat = open_product(built["nir_nrca1_flat_0001.fits"])
     dead = (maps.dq & DQ.DEAD) != 0
     assert np.array_equal(flat.data, maps.flat)
-    assert (flat.dq[dead] == DQ.NO_FLAT_FIELD | DQ.DO_NOT_USE).all() and (flat.dq[~dead] == 0).all()
+    assert (flat.dq[dead] == DQ.NO_FLAT_FIELD | DQ.DO_NOT_USE).all(), "dead pixels flagged NO_FLAT_FIELD | DO_NOT_USE"
+    assert (flat.dq[~dead] == 0).all(), "other pixels unflagged"
 
 
 def test_linearity_coefficients_undo_the_nonlinearity(built, maps):
     coeffs = open_product(built["nir_nrca1_linearity_0001.fits"]).data[:, 500:510, 1000:1010].astype(np.float64)
     beta = maps.beta[500:510, 1000:1010].astype(np.float64)
     well = (maps.saturation - maps.bias)[500:510, 1000:1010]
-    assert np.array_equal(coeffs[0], np.zeros_like(beta)) and np.array_equal(coeffs[1], np.ones_like(beta))
+    assert np.array_equal(coeffs[0], np.zeros_like(beta)), "linearity coefficient 0 is 0"
+    assert np.array_equal(coeffs[1], np.ones_like(beta)), "linearity coefficient 1 is 1"
     for fraction in (0.1, 0.5, 0.9):  # the series inverse is good to 0.1 % below 90 % of the well
         measured = fraction * well
         q = (1 - np.sqrt(1 - 4 * beta * measured)) / (2 * beta)  # true charge giving this signal

@@ -70,7 +70,8 @@ def test_header_keywords_shapes_and_names(noisy):
     _, raw, truth = noisy
     assert raw.meta.filename == "nir_00001_001_00001_uncal.fits"
     assert truth["parameters"]["raw_file"] == raw.meta.filename
-    assert raw.data.shape == (2, 10, 64, 64) and raw.data.dtype == np.uint16
+    assert raw.data.shape == (2, 10, 64, 64), "raw shape"
+    assert raw.data.dtype == np.uint16, "raw dtype"
     m = raw.meta
     assert (m.instrument.name, m.instrument.detector, m.data_level) == ("NIR", "NRCA1", 1)
     assert m.observation.date_obs == "2026-01-01T00:00:00"
@@ -101,25 +102,31 @@ def test_group_timing(patt):
     assert ro.group_times()[3] == pytest.approx(tframe * (3 * (nframes + groupgap) + (nframes + 1) / 2))
     assert np.diff(ro.group_times()) == pytest.approx(np.full(6, ro.tgroup))
     # a frame dropped in the gap (or the next group's first) first shows in the next group
-    assert ro.group_of_frame(nframes) == 0 and ro.group_of_frame(nframes + 1) == 1
-    assert ro.group_of_frame(nframes + groupgap + 1) == 1 and ro.group_of_frame(nframes + groupgap + nframes) == 1
+    assert ro.group_of_frame(nframes) == 0, "last frame of group 0"
+    assert ro.group_of_frame(nframes + 1) == 1, "first frame of group 1"
+    assert ro.group_of_frame(nframes + groupgap + 1) == 1, "first frame after the gap is in group 1"
+    assert ro.group_of_frame(nframes + groupgap + nframes) == 1, "last frame of group 1"
     assert readout("RAPID", 2, 1, 8).tframe == 0.01  # floor
 
 
 def test_full_frame_timing_and_header(tmp_path):
     ro = readout("MEDIUM8", 10, 1, "FULL")
     assert (ro.name, ro.xstart, ro.ystart, ro.nx, ro.ny) == ("FULL", 1, 1, 2048, 2048)
-    assert ro.tframe == FULL_FRAME_TIME and ro.tgroup == pytest.approx(10 * FULL_FRAME_TIME)
+    assert ro.tframe == FULL_FRAME_TIME, "frame time is the full-frame time"
+    assert ro.tgroup == pytest.approx(10 * FULL_FRAME_TIME), "group time is 10 frames"
 
 
 def test_noiseless_ramp_is_the_analytic_prediction(noiseless):
     ro, raw, truth = noiseless
-    assert truth["cosmic_rays"]["group"].size == 0 and not truth["refdrift"].any()
+    assert truth["cosmic_rays"]["group"].size == 0, "no cosmic rays when noiseless"
+    assert not truth["refdrift"].any(), "no reference drift when noiseless"
     expected = expected_ramp(ro, truth["rate"].astype(np.float64))
     diff = raw.data[0].astype(np.float64) - np.clip(np.rint(expected), 0, 65535)
-    assert np.abs(diff).max() <= 1 and (diff == 0).mean() > 0.999
+    assert np.abs(diff).max() <= 1, "difference at most 1 DN"
+    assert (diff == 0).mean() > 0.999, "almost every pixel exact"
     # the field spans faint to saturated pixels
-    assert truth["saturated"].any() and (raw.data[0, -1] < 20000).any()
+    assert truth["saturated"].any(), "some pixels saturate"
+    assert (raw.data[0, -1] < 20000).any(), "saturated pixels read low in the last group"
 
 
 def test_truth_rate_and_sky(noiseless):
@@ -152,7 +159,8 @@ def test_truth_rate_is_the_slope_of_a_noiseless_ramp(noiseless):
     beta = cut(ro, "beta").reshape(1, -1)
     linear = (ramp + beta * ramp**2 + 2 * beta**2 * ramp**3).reshape(ro.ngroups, -1)
     slope = np.polyfit(t, linear, 1)[0].reshape(ro.ny, ro.nx)
-    assert good.sum() > 4000 and (np.abs(slope - rate) < rounding + 1e-3 * rate)[good].all()
+    assert good.sum() > 4000, "more than 4000 good pixels"
+    assert (np.abs(slope - rate) < rounding + 1e-3 * rate)[good].all(), "good-pixel slopes match the rate"
 
 
 def test_groups_are_averages_of_frames(tmp_path):
@@ -176,7 +184,8 @@ def test_cosmic_rays_match_the_ramp_jumps(tmp_path):
     with_cr, truth = load(simulate(tmp_path / "cr", cosmic_rays=True, cr_rate=3000.0, **common))
     without, truth0 = load(simulate(tmp_path / "nocr", cosmic_rays=False, **common))
     hits, pixels = truth["cosmic_rays"], truth["cr_pixels"]
-    assert hits["group"].size >= 5 and truth0["cosmic_rays"]["group"].size == 0
+    assert hits["group"].size >= 5, "at least 5 cosmic-ray hits"
+    assert truth0["cosmic_rays"]["group"].size == 0, "no hits in the noiseless run"
     assert (hits["group"] == ro.group_of_frame(hits["frame"])).all()
     assert (pixels["group"] == hits["group"][pixels["hit"]]).all()
     assert (np.ceil(hits["time"] / ro.tframe) == hits["frame"]).all()
@@ -195,7 +204,8 @@ def test_cosmic_rays_match_the_ramp_jumps(tmp_path):
 
     expected = np.clip(np.rint(expected_ramp(ro, truth["rate"].astype(np.float64), extra)), 0, 65535)
     diff = with_cr.data[0].astype(np.float64) - expected
-    assert np.abs(diff).max() <= 1 and (diff == 0).mean() > 0.999
+    assert np.abs(diff).max() <= 1, "difference at most 1 DN"
+    assert (diff == 0).mean() > 0.999, "almost every pixel exact"
     # the jump starts in the recorded group (in part, if the hit came between its frames), all of it after
     jump = with_cr.data[0].astype(np.float64) - without.data[0]
     checked = 0
@@ -264,7 +274,8 @@ def test_same_seed_same_data_other_seed_other_noise(tmp_path):
     a, _ = load(simulate(tmp_path / "a", seed=1, **kw))
     b, _ = load(simulate(tmp_path / "b", seed=1, **kw))
     c, _ = load(simulate(tmp_path / "c", seed=2, **kw))
-    assert np.array_equal(a.data, b.data) and not np.array_equal(a.data, c.data)
+    assert np.array_equal(a.data, b.data), "same seed gives the same data"
+    assert not np.array_equal(a.data, c.data), "other seed gives other data"
 
 
 def test_bad_options_are_refused():
@@ -285,8 +296,10 @@ def test_cli_writes_and_prints_the_paths(tmp_path, capsys):
     printed = capsys.readouterr().out.split()
     assert printed == [str(out / "nir_00001_001_00002_uncal.fits"), str(out / "nir_00001_001_00002_truth.asdf")]
     raw, truth = load(SimFiles(*printed))
-    assert raw.data.shape == (1, 3, 32, 32) and raw.meta.exposure.readpatt == "BRIGHT2"
-    assert truth["parameters"]["noiseless"] is True and truth["parameters"]["seed"] == 4
+    assert raw.data.shape == (1, 3, 32, 32), "raw shape"
+    assert raw.meta.exposure.readpatt == "BRIGHT2", "read pattern"
+    assert truth["parameters"]["noiseless"] is True, "truth records noiseless"
+    assert truth["parameters"]["seed"] == 4, "truth records the seed"
 
 
 @pytest.mark.parametrize("args, message", [
@@ -304,10 +317,12 @@ def test_cli_bad_values_are_usage_errors(tmp_path, capsys, args, message):
 def test_cli_malformed_options_exit_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         calpipe(["sim", "nir", "--ngroups", "0", "-o", str(tmp_path)])
-    assert exc.value.code == 2 and "expected a positive integer, got '0'" in capsys.readouterr().err
+    assert exc.value.code == 2, "usage exit code"
+    assert "expected a positive integer, got '0'" in capsys.readouterr().err, "message names the bad count"
     with pytest.raises(SystemExit) as exc:
         calpipe(["sim", "nir", "--ngroups", "3"])
-    assert exc.value.code == 2 and "-o/--output-dir" in capsys.readouterr().err
+    assert exc.value.code == 2, "usage exit code"
+    assert "-o/--output-dir" in capsys.readouterr().err, "message names -o/--output-dir"
 
 
 def test_cli_help_lists_every_read_pattern(capsys):
@@ -322,7 +337,8 @@ def test_full_frame_reference_pixels_carry_the_drift(tmp_path):
     """Reference pixels see only bias + drift + read noise; the drift is common to an amplifier's column parity."""
     raw, truth = load(simulate(tmp_path, readpatt="RAPID", ngroups=3, subarray="FULL", seed=9))
     maps = detector_maps()
-    assert raw.data.shape == (1, 3, 2048, 2048) and raw.meta.subarray.name == "FULL"
+    assert raw.data.shape == (1, 3, 2048, 2048), "full-frame shape"
+    assert raw.meta.subarray.name == "FULL", "subarray name"
     drift = truth["refdrift"][0]
     rows = np.r_[0:4, 2044:2048]
     for g in range(3):
@@ -335,4 +351,5 @@ def test_full_frame_reference_pixels_carry_the_drift(tmp_path):
         # no light, dark or cosmic rays: the scatter is the read noise alone
         noise = residual - drift[g][np.arange(2048) // 512, np.arange(2048) % 2][None, :]
         assert noise.std() == pytest.approx(np.sqrt(np.mean(maps.readnoise[rows] ** 2) + 1 / 12), rel=0.05)
-    assert truth["rate"][:4].max() == 0 and truth["rate"][:, :4].max() == 0
+    assert truth["rate"][:4].max() == 0, "no flux in the bottom reference rows"
+    assert truth["rate"][:, :4].max() == 0, "no flux in the left reference columns"
