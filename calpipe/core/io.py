@@ -15,6 +15,7 @@ import os
 import re
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,23 @@ def _load_data(hdul: Any, path: Path) -> None:
             _ = hdu.data
     if plain is not None:
         plain.close()
+
+
+def write_text_atomic(path: Path, write: Callable[[Any], None], newline: str | None = None) -> None:
+    """Let ``write`` fill a text file that replaces ``path`` only when complete (temp file + rename).
+
+    The temp file has our own name (``temp_prefix``) so a later run can clean it up after a kill;
+    an OSError propagates with the temp file removed, for the caller to say what failed.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline=newline) as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def write_tree_atomic(tree: dict, path: Path, compress: tuple[str, ...] = ()) -> Path:

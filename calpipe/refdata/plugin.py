@@ -215,27 +215,14 @@ def _diff(args) -> int:
 
 def _write_csv_atomic(path: Path, rows) -> None:
     """Rows to ``path`` through a temp file and a rename: a failure leaves no half-written list."""
-    import contextlib
     import csv
-    import os
-    import tempfile
 
-    from calpipe.core.io import output_error, temp_prefix
+    from calpipe.core.io import output_error, write_text_atomic
 
-    path = Path(path)
-    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=".part", dir=path.parent)
-        with os.fdopen(fd, "w", newline="") as f:
-            csv.writer(f).writerows(rows)
-        os.replace(tmp, path)
-        tmp = None
+        write_text_atomic(Path(path), lambda f: csv.writer(f).writerows(rows), newline="")
     except OSError as exc:
-        raise output_error(exc, path.parent) from None
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+        raise output_error(exc, Path(path).parent) from None
 
 
 def _affected(args) -> int:

@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from calpipe.core.errors import RefDataError, UsageError
-from calpipe.core.io import clean_stale_parts, temp_prefix
+from calpipe.core.io import clean_stale_parts, temp_prefix, write_text_atomic
 from calpipe.core.limits import read_text, safe_yaml
 from calpipe.core.provenance import sha256_file
 
@@ -238,20 +238,11 @@ class Store:
         return staged
 
     def _write_yaml(self, path: Path, data: Any) -> None:
-        tmp = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".part")
-            with os.fdopen(fd, "w") as f:
-                yaml.safe_dump(data, f, sort_keys=False)
-            os.replace(tmp, path)
-            tmp = None
+            write_text_atomic(path, lambda f: yaml.safe_dump(data, f, sort_keys=False))
         except OSError as exc:
             raise _store_error(exc, path.parent) from None
-        finally:
-            if tmp is not None:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
 
     # -- publishing ----------------------------------------------------------------
     def publish(self, rationale: str, author: str, reftypes: dict[tuple[str, str], Any]) -> Context:
