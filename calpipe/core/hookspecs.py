@@ -169,6 +169,33 @@ def calpipe_processing() -> list[Processing]:
     """Default processing chains for the raw products of this plugin's instruments (the archive runs them)."""
 
 
+@dataclass(frozen=True)
+class Calibration:
+    """How an archive makes one reference type from a campaign's calibration exposures.
+
+    A raw product whose INSTRUME is ``instrument`` (any case) and whose primary
+    header has every ``match`` keyword at the given value is a calibration
+    exposure of this kind: the archive files it as kind "calibration", not
+    science. At the end of its campaign the exposures of one kind are split by
+    the values of ``group_by`` (one reference file per group, e.g. per channel and
+    frame time) and each group is run together, as one association, through
+    ``pipeline``, which writes one reference file of ``reftype``. A group with
+    fewer than ``minimum`` usable exposures makes no reference.
+    """
+
+    instrument: str
+    reftype: str
+    pipeline: str
+    match: tuple[tuple[str, Any], ...]
+    group_by: tuple[str, ...] = ()
+    minimum: int = 3
+
+
+@hookspec
+def calpipe_calibrations() -> list[Calibration]:
+    """Calibration pipelines of this plugin's instruments: which reftype each makes from which exposures."""
+
+
 @hookspec
 def calpipe_add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add `calpipe` subcommands; each parser sets ``func`` (args -> exit code) as a default."""

@@ -226,6 +226,26 @@ class Registry:
                                 f"{fits[0].chain} and {fits[1].chain}; uninstall one")
         return fits[0]
 
+    @functools.cached_property
+    def calibrations(self) -> list[hookspecs.Calibration]:
+        """Every declared calibration pipeline, its pipeline checked to be registered."""
+        found = []
+        for plugin_name, cal in self._collect(self._pm.hook.calpipe_calibrations):
+            if cal.pipeline not in self._pipelines:
+                raise RegistryError(f"{self._describe_plugin(plugin_name)} declares calibration pipeline "
+                                    f"'{cal.pipeline}' for {cal.instrument} {cal.reftype}, "
+                                    "which no plugin ships")
+            found.append(cal)
+        return found
+
+    def calibrations_for(self, instrument: str | None, keyword: Any) -> list[hookspecs.Calibration]:
+        """The calibrations a raw product of ``instrument`` is an exposure for (``keyword(KEY)`` reads
+        its header): one exposure may feed several reference types (a dark and a hot-pixel mask)."""
+        if not instrument:
+            return []
+        return [c for c in self.calibrations if c.instrument.lower() == instrument.lower()
+                and all(_same_value(keyword(k), v) for k, v in c.match)]
+
     def refsets(self) -> list[hookspecs.RefSet]:
         return sorted((rs for _, rs in self._collect(self._pm.hook.calpipe_refsets)),
                       key=lambda rs: (rs.context, rs.name))
