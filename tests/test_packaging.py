@@ -22,11 +22,13 @@ def test_wheel_contains_schemas_pipelines_and_entry_points(tmp_path):
     for release in ("irac/pipelines/irac_bcd-1.1.0.yaml", "mips/pipelines/mips24_bcd-1.0.0.yaml",
                     "nir/pipelines/nir_detector1-1.0.0.yaml"):  # instruments ship their own pipelines
         assert f"calpipe/instruments/{release}" in names, release
-    assert "calpipe/level0/packets.yaml" in names and "calpipe/instruments/irac/schemas/bcd-1.0.0.yaml" in names
+    assert "calpipe/level0/packets.yaml" in names
+    assert "calpipe/instruments/irac/schemas/bcd-1.0.0.yaml" in names
     assert {"calpipe/archive/migrations/env.py", "calpipe/archive/migrations/script.py.mako",
             "calpipe/archive/migrations/versions/0001_catalog.py",
             "calpipe/archive/migrations/versions/0002_exposure_claims.py"} <= set(names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
-    assert "[calpipe]" in text and "[asdf.resource_mappings]" in text
+    assert "[calpipe]" in text
+    assert "[asdf.resource_mappings]" in text
     assert "strun = calpipe.core.cli.strun:main" in text

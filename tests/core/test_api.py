@@ -17,7 +17,8 @@ def test_run_returns_what_it_wrote_in_input_order(demo_session, tmp_path):
     refs = {"mask": demo_session.mask, "flat": demo_session.flat}
     report = api.run("generic_image2", [demo_session.image], tmp_path, refs=refs)
     assert report.outputs == [tmp_path / "demo_image_cal.fits"]
-    assert report.failed == [] and report.exit_code == 0
+    assert report.failed == []
+    assert report.exit_code == 0
     assert open_product(report.outputs[0]).meta.pipeline.name == "generic_image2"
 
 
@@ -28,7 +29,8 @@ def test_a_failing_input_is_collected_or_raised_and_the_others_still_run(demo_se
     refs = {"mask": demo_session.mask, "flat": demo_session.flat}
     report = api.run("generic_image2", [bad, demo_session.image], tmp_path / "out", refs=refs)
     assert [o.input.name for o in report.outcomes] == ["bad.fits", "demo_image.fits"]
-    assert report.exit_code == 3 and "bad.fits" in report.failed[0].error
+    assert report.exit_code == 3
+    assert "bad.fits" in report.failed[0].error
     assert report.outputs == [tmp_path / "out" / "demo_image_cal.fits"]
     with pytest.raises(InputDataError, match=r"bad\.fits"):
         api.run("generic_image2", [bad], tmp_path / "raised", refs=refs, on_error="raise")

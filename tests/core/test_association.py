@@ -160,7 +160,8 @@ def test_bad_association_files_are_refused_with_the_reason(tmp_path, text, fragm
     asn.write_text(text)
     with pytest.raises(InputDataError) as err:
         load_association(asn)
-    assert str(asn) in str(err.value) and fragment in str(err.value)
+    assert str(asn) in str(err.value)
+    assert fragment in str(err.value)
 
 
 def test_json_association_and_relative_members(members, tmp_path):
@@ -168,7 +169,9 @@ def test_json_association_and_relative_members(members, tmp_path):
     asn = paths[0].parent / "obs.json"
     asn.write_text(json.dumps({"name": "OBS", "members": [p.name for p in paths]}))
     group = load_association(asn)
-    assert group.name == "OBS" and list(group.members) == paths and group.source == asn
+    assert group.name == "OBS"
+    assert list(group.members) == paths
+    assert group.source == asn
 
 
 def test_an_ordinary_pipeline_runs_each_member_of_an_association(members, tmp_path, monkeypatch):
@@ -195,5 +198,6 @@ def test_dry_run_checks_every_member_and_writes_nothing(members, stack, tmp_path
     asn.write_text("name: OBS\nmembers:\n" + "".join(f"  - {p}\n" for p in paths))
     assert stack([asn], "stack_mean", "--dry-run") == 0
     out = capsys.readouterr().out
-    assert f"{asn}: 3 members" in out and "nothing written" in out
+    assert f"{asn}: 3 members" in out
+    assert "nothing written" in out
     assert not (tmp_path / "out").exists()

@@ -36,7 +36,8 @@ def test_first_use_builds_the_builtin_context(demo_session, root, tmp_path):
     assert record["refdata_context"] == "0001"
     refs = {r["reftype"]: r for s in record["steps"] for r in s["refs"]}
     stored = Store(root).load(1).files()
-    assert refs["flat"]["sha256"] in stored and refs["flat"]["overridden"] is False
+    assert refs["flat"]["sha256"] in stored
+    assert refs["flat"]["overridden"] is False
 
 
 def test_builders_give_the_same_bytes_every_time(tmp_path):
@@ -67,7 +68,8 @@ def test_pinning_an_older_context_and_overriding_one_type(demo_session, root, tm
     latest = open_product(tmp_path / "latest" / "demo_image_cal.fits")
     pinned = open_product(tmp_path / "pinned" / "demo_image_cal.fits")
     v1 = open_product(tmp_path / "v1" / "demo_image_cal.fits")
-    assert latest.meta.ref_context == "1000" and pinned.meta.ref_context == "0001"
+    assert latest.meta.ref_context == "1000"
+    assert pinned.meta.ref_context == "0001"
     assert pinned.data.tobytes() == v1.data.tobytes()
     image = open_product(demo_session.image)
     ok = (latest.dq & 1) == 0
@@ -76,7 +78,8 @@ def test_pinning_an_older_context_and_overriding_one_type(demo_session, root, tm
     assert run(demo_session, root, tmp_path / "mixed", "--context", "1000", "--ref", f"flat={demo_session.flat}") == 0
     record = provenance.read(tmp_path / "mixed" / "demo_image_cal.fits")
     refs = {r["reftype"]: r for s in record["steps"] for r in s["refs"]}
-    assert refs["flat"]["overridden"] is True and refs["mask"]["overridden"] is False
+    assert refs["flat"]["overridden"] is True
+    assert refs["mask"]["overridden"] is False
     assert record["refdata_context"] == "1000"
 
 
@@ -111,7 +114,8 @@ def test_no_match_at_run_time_explains(demo, root, tmp_path, capsys):
                   "--ref", f"mask={demo.mask}"])
     assert code == 4
     err = capsys.readouterr().err
-    assert "no demo/flat in context 0001" in err and "dq_init" not in err
+    assert "no demo/flat in context 0001" in err
+    assert "dq_init" not in err
 
 
 def test_refdata_commands(demo_session, root, tmp_path, make_ref, capsys):
@@ -123,7 +127,9 @@ def test_refdata_commands(demo_session, root, tmp_path, make_ref, capsys):
     assert "published context 1000: 3 files" in capsys.readouterr().out  # local numbers start at 1000
     assert calpipe([*base, "list"]) == 0
     listing = capsys.readouterr().out
-    assert "0001" in listing and "1000" in listing and "new flat" in listing
+    assert "0001" in listing
+    assert "1000" in listing
+    assert "new flat" in listing
     assert calpipe([*base, "show", "1000"]) == 0
     assert "DETECTOR=DEMO1" in capsys.readouterr().out
     assert calpipe([*base, "diff", "1", "1000"]) == 0

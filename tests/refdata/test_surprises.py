@@ -58,7 +58,8 @@ def test_output_cut_short_by_the_reader_is_not_an_internal_error(root):
     proc = subprocess.run([sys.executable, "-m", "calpipe.core.cli.calpipe", "refdata", "--refdata", str(root),
                            "show", "1"], stdout=write, stderr=subprocess.PIPE, text=True, timeout=120)
     os.close(write)
-    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == "", proc.stderr
 
 
 def test_affected_names_a_missing_selection_column(root, make_ref, tmp_path, capsys):
@@ -70,7 +71,8 @@ def test_affected_names_a_missing_selection_column(root, make_ref, tmp_path, cap
     capsys.readouterr()
     assert calpipe([*base, "affected", "1", "1000", "--catalog", str(catalog)]) == 2
     err = capsys.readouterr().err
-    assert "no column DETECTOR" in err and "demo/flat" in err
+    assert "no column DETECTOR" in err
+    assert "demo/flat" in err
     assert "0 of 1" not in err
 
 

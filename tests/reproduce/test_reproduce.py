@@ -85,7 +85,8 @@ def test_a_changed_result_is_shown_and_exits_5(made, tmp_path, capsys, monkeypat
     assert calpipe(["reproduce", str(product), "--refdata", str(store.root), "--search", str(raw.parent)]) == 5
     out = capsys.readouterr().out
     sci = next(line for line in out.splitlines() if line.startswith("SCI"))
-    assert sci.split()[1] == "16384" and float(sci.split()[3]) == pytest.approx(0.0099, abs=1e-4)  # 1 %
+    assert sci.split()[1] == "16384"
+    assert float(sci.split()[3]) == pytest.approx(0.0099, abs=1e-4)  # 1 %
     assert "DQ      identical" in out
 
 
@@ -125,7 +126,8 @@ def test_software_drift_is_refused_unless_allowed(made, tmp_path, monkeypatch):
         rerun.reproduce(product, get_registry(), store, tmp_path / "x", search=[raw.parent])
     new, drift = rerun.reproduce(product, get_registry(), store, tmp_path / "x", search=[raw.parent],
                                  allow_software_drift=True)
-    assert drift == [f"numpy {np.__version__} -> 99.0.0"] and new.is_file()
+    assert drift == [f"numpy {np.__version__} -> 99.0.0"]
+    assert new.is_file()
 
 
 def test_input_not_found_or_different(made, tmp_path):
@@ -199,13 +201,15 @@ def test_reprocess_takes_context_and_ref_like_strun(made, tmp_path, capsys):
     base = ["reprocess", "--latest", str(product), "--refdata", str(store.root), "--search", str(raw.parent)]
     assert calpipe([*base, "--context", "1"]) == 0
     out = capsys.readouterr().out
-    assert "reference context 0001 -> 0001" in out and "median ratio new/old 1.000000" in out
+    assert "reference context 0001 -> 0001" in out
+    assert "median ratio new/old 1.000000" in out
     flat = tmp_path / "demo_flat_0002.fits"  # the brighter flat, given as an override on context 1
     assert calpipe([*base, "--context", "1", "--ref", f"flat={flat}", "-o", str(tmp_path / "new")]) == 0
     assert "median ratio new/old 0.500000" in capsys.readouterr().out
     record = provenance.read(tmp_path / "new" / product.name)
     refs = {r["reftype"]: r for s in record["steps"] for r in s["refs"]}
-    assert refs["flat"]["overridden"] is True and refs["mask"]["overridden"] is False
+    assert refs["flat"]["overridden"] is True
+    assert refs["mask"]["overridden"] is False
     assert calpipe([*base, "--ref", f"dark={flat}"]) == 2
     assert "generic_image2 1.0.0 uses no 'dark' reference" in capsys.readouterr().err
 
@@ -227,7 +231,8 @@ def test_changed_bytes_on_another_platform_say_the_platform_differs(made, capsys
     assert calpipe(["reproduce", str(product), "--refdata", str(store.root), "--search", str(raw.parent)]) == 5
     out = capsys.readouterr().out
     assert "the platform differs from the product's" in out
-    assert f"platform {field} " in out and fingerprint._text(value) in out
+    assert f"platform {field} " in out
+    assert fingerprint._text(value) in out
 
 
 def test_changed_bytes_on_the_same_platform_do_not_blame_it(made, capsys, monkeypatch):
@@ -248,7 +253,8 @@ def test_a_product_without_a_platform_record_says_it_is_unknown():
     from calpipe.reproduce.plugin import platform_note
 
     lines = platform_note({"software": {"numpy": np.__version__}})
-    assert lines[0].startswith("the platform differs") and "not recorded" in lines[1]
+    assert lines[0].startswith("the platform differs")
+    assert "not recorded" in lines[1]
 
 
 def test_platform_is_not_software_drift_and_unrecorded_libraries_are_unknown(made):

@@ -62,7 +62,8 @@ def test_every_column_is_described_and_the_pixel_origin_stated(kind, tmp_path):
         assert header[f"TTYPE{i}"] == name
         assert header[f"TCOMM{i}"] == notes[name][1], name
     if kind == "catalog":
-        assert header["PIXORIGN"] == 0 and "0-based" in header.comments["PIXORIGN"]
+        assert header["PIXORIGN"] == 0
+        assert "0-based" in header.comments["PIXORIGN"]
         assert "FITS pixel = x + 1" in header["TCOMM4"]
     else:
         assert "PIXORIGN" not in header  # no pixel columns
@@ -73,6 +74,7 @@ def test_units_survive_a_read_and_rewrite(tmp_path):
     path, table = _made("catalog", 4, tmp_path)
     again = write_atomic(open_product(path), tmp_path / "again.fits")
     back = QTable.read(again, hdu="SOURCES")
-    assert back["ra"].unit == u.deg and back["flux_psf"].unit == u.mJy
+    assert back["ra"].unit == u.deg
+    assert back["flux_psf"].unit == u.mJy
     assert fits.getheader(again, "SOURCES")["TCOMM1"] == COLUMNS["id"][1]
     assert sum(1 for k in fits.getheader(again, "SOURCES") if k.startswith("TCOMM")) == len(table.dtype.names)
